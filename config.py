@@ -1,0 +1,130 @@
+"""Configuration from environment variables.
+
+No configuration at all gives the embedded defaults (SQLite under instance/,
+inline jobs, sandbox payments, link video rooms, email outbox).
+``PEERLOOP_ENV=production`` must be chosen explicitly and then requires
+``SECRET_KEY``, ``DATABASE_URL`` and ``REDIS_URL``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = BASE_DIR / "instance"
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a runnable configuration."""
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the URLs PaaS providers hand out and name the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(env: dict, name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _default_secret_key() -> str:
+    """A stable development key kept in instance/, so logins survive restarts."""
+    key_file = INSTANCE_DIR / "secret_key"
+    try:
+        return key_file.read_text().strip()
+    except FileNotFoundError:
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_hex(32)
+        key_file.write_text(key)
+        return key
+
+
+def from_env(env: dict | None = None) -> dict:
+    """Build the Flask config mapping from an environment mapping."""
+    env = dict(os.environ if env is None else env)
+    peerloop_env = env.get("PEERLOOP_ENV", "development").strip().lower()
+    production = peerloop_env == "production"
+
+    if production:
+        missing = [k for k in ("SECRET_KEY", "DATABASE_URL", "REDIS_URL") if not env.get(k)]
+        if missing:
+            raise ConfigError("PEERLOOP_ENV=production requires " + ", ".join(missing))
+
+    database_url = env.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'peerloop.db'}"
+    redis_url = env.get("REDIS_URL") or None
+    payment_gateway = env.get("PAYMENT_GATEWAY") or ("stripe" if env.get("STRIPE_SECRET_KEY") else "sandbox")
+    if production and payment_gateway == "sandbox":
+        raise ConfigError("PEERLOOP_ENV=production refuses the sandbox payment gateway: set STRIPE_SECRET_KEY")
+
+    if env.get("EMAIL_BACKEND"):
+        email_backend = env["EMAIL_BACKEND"]
+    elif env.get("RESEND_API_KEY"):
+        email_backend = "resend"
+    elif env.get("SMTP_URL"):
+        email_backend = "smtp"
+    else:
+        email_backend = "outbox"
+
+    return {
+        "PEERLOOP_ENV": peerloop_env,
+        "SECRET_KEY": env.get("SECRET_KEY") or _default_secret_key(),
+        "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": redis_url,
+        "RQ_QUEUE": env.get("RQ_QUEUE", "peerloop"),
+        "PREFERRED_URL_SCHEME": env.get("PREFERRED_URL_SCHEME") or ("https" if production else "http"),
+        "SERVER_NAME": env.get("SERVER_NAME") or None,
+        "TRUSTED_PROXY_HOPS": _int(env, "TRUSTED_PROXY_HOPS", 1 if production else 0),
+        # Cookies: Secure only where the site is served over HTTPS.
+        "SESSION_COOKIE_SECURE": production,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_DURATION": 60 * 60 * 24 * 30,
+        "WTF_CSRF_ENABLED": True,
+        "WTF_CSRF_TIME_LIMIT": None,
+        # Rate limits: memory by default, Redis when configured.
+        "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), True),
+        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or redis_url or "memory://",
+        "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10 per minute;50 per hour"),
+        "SIGNUP_RATE_LIMIT": env.get("SIGNUP_RATE_LIMIT", "10 per hour"),
+        "RESET_RATE_LIMIT": env.get("RESET_RATE_LIMIT", "5 per 15 minutes"),
+        # Password hashing (argon2id). Tests lower the cost.
+        "ARGON2_TIME_COST": _int(env, "ARGON2_TIME_COST", 3),
+        "ARGON2_MEMORY_COST": _int(env, "ARGON2_MEMORY_COST", 65536),
+        "API_TOKEN_DAYS": _int(env, "API_TOKEN_DAYS", 30),
+        "RESET_TOKEN_MINUTES": _int(env, "RESET_TOKEN_MINUTES", 60),
+        "VERIFY_TOKEN_HOURS": _int(env, "VERIFY_TOKEN_HOURS", 48),
+        # Providers, picked by name.
+        "PAYMENT_GATEWAY": payment_gateway,
+        "STRIPE_SECRET_KEY": env.get("STRIPE_SECRET_KEY"),
+        "STRIPE_WEBHOOK_SECRET": env.get("STRIPE_WEBHOOK_SECRET"),
+        "STRIPE_CONNECT_WEBHOOK_SECRET": env.get("STRIPE_CONNECT_WEBHOOK_SECRET"),
+        "VIDEO_PROVIDER": env.get("VIDEO_PROVIDER", "link"),
+        "VIDEO_LINK_BASE_URL": env.get("VIDEO_LINK_BASE_URL", "https://meet.jit.si/peerloop-"),
+        "EMAIL_BACKEND": email_backend,
+        "MAIL_FROM": env.get("MAIL_FROM", "PeerLoop <hello@peerloop.local>"),
+        "SMTP_URL": env.get("SMTP_URL"),
+        "RESEND_API_KEY": env.get("RESEND_API_KEY"),
+        "UPLOAD_DIR": env.get("UPLOAD_DIR") or str(INSTANCE_DIR / "uploads"),
+        "SITE_NAME": "PeerLoop",
+    }

@@ -1,0 +1,135 @@
+"""PeerLoop: a peer-to-peer tutoring marketplace. ``create_app`` is the table of contents."""
+
+from __future__ import annotations
+
+import logging
+
+import sqlalchemy as sa
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+import config as config_module
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app. ``config`` overrides what the environment gives (tests use it)."""
+    app = Flask(__name__, template_folder="../templates", static_folder="../static")
+    app.config.from_mapping(config_module.from_env())
+    if config:
+        app.config.update(config)
+
+    configure_logging(app)
+    register_extensions(app)
+    register_models()
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_template_helpers(app)
+    register_admin(app)
+    register_cli(app)
+    register_proxy_fix(app)
+    return app
+
+
+def configure_logging(app: Flask) -> None:
+    if not app.debug and not app.testing:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def register_extensions(app: Flask) -> None:
+    from peerloop import jobs
+    from peerloop.accounts import access
+    from peerloop.extensions import csrf, db, limiter, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(
+        app, db, directory=str(config_module.BASE_DIR / "migrations"), render_as_batch=True, compare_type=True
+    )
+    login_manager.init_app(app)
+    access.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    jobs.init_app(app)
+    with app.app_context():
+        configure_sqlite(db.engine)
+
+
+def configure_sqlite(engine: sa.Engine) -> None:
+    """Foreign keys on and a busy timeout for every SQLite connection.
+
+    pysqlite's own transaction handling breaks SAVEPOINTs and delays BEGIN, so
+    SQLAlchemy's documented recipe takes over: autocommit at the driver, and an
+    explicit BEGIN when SQLAlchemy starts a transaction.
+    """
+    if engine.dialect.name != "sqlite":
+        return
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        connection.exec_driver_sql("BEGIN")
+
+
+def register_models() -> None:
+    """Import every model module so the metadata (and Alembic) sees all tables."""
+    import peerloop.accounts.models  # noqa: F401
+    import peerloop.catalog.models  # noqa: F401
+    import peerloop.certification.models  # noqa: F401
+    import peerloop.enrollment.models  # noqa: F401
+    import peerloop.jobs  # noqa: F401
+    import peerloop.notifications.models  # noqa: F401
+
+
+def register_blueprints(app: Flask) -> None:
+    from peerloop.accounts.api import bp as accounts_api
+    from peerloop.accounts.views import bp as accounts_views
+    from peerloop.api import bp as api
+    from peerloop.catalog.api import bp as catalog_api
+    from peerloop.catalog.views import bp as catalog_views
+    from peerloop.notifications.api import bp as notifications_api
+    from peerloop.notifications.views import bp as notifications_views
+
+    app.register_blueprint(catalog_views)
+    app.register_blueprint(accounts_views)
+    app.register_blueprint(notifications_views)
+    api.register_blueprint(accounts_api)
+    api.register_blueprint(catalog_api)
+    api.register_blueprint(notifications_api)
+    app.register_blueprint(api)
+
+
+def register_error_handlers(app: Flask) -> None:
+    from peerloop.errors import register_error_handlers as register
+
+    register(app)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from peerloop import templating
+
+    templating.init_app(app)
+
+
+def register_admin(app: Flask) -> None:
+    from peerloop.admin import init_admin
+
+    init_admin(app)
+
+
+def register_cli(app: Flask) -> None:
+    from peerloop import cli
+
+    cli.init_app(app)
+
+
+def register_proxy_fix(app: Flask) -> None:
+    hops = app.config["TRUSTED_PROXY_HOPS"]
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)

@@ -1,0 +1,46 @@
+"""Build the two Flask-Admin consoles for an app: /admin (Brian) and /studio (creators)."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_admin import Admin
+from flask_admin.theme import Bootstrap4Theme
+
+from peerloop.extensions import db
+
+
+def init_admin(app: Flask) -> None:
+    from peerloop.accounts.models import User
+    from peerloop.admin import console, studio
+    from peerloop.catalog.models import Category, Course
+    from peerloop.jobs import FailedJob
+    from peerloop.notifications.models import OutboundEmail
+
+    theme = Bootstrap4Theme(base_template="admin/peerloop_master.html", swatch="default")
+    admin = Admin(
+        app,
+        name="PeerLoop console",
+        url="/admin",
+        endpoint="admin",
+        theme=theme,
+        index_view=console.ConsoleHome(url="/admin", endpoint="admin", name="Overview"),
+    )
+    admin.add_view(console.UserView(User, db, name="Users", endpoint="console_users"))
+    admin.add_view(console.CourseConsoleView(Course, db, name="Courses", endpoint="console_courses"))
+    admin.add_view(console.CategoryView(Category, db, name="Categories", endpoint="console_categories"))
+    admin.add_view(console.OutboxView(OutboundEmail, db, name="Outbox", endpoint="console_outbox", category="System"))
+    admin.add_view(
+        console.FailedJobView(FailedJob, db, name="Failed jobs", endpoint="console_failed_jobs", category="System")
+    )
+
+    creator_studio = Admin(
+        app,
+        name="PeerLoop studio",
+        url="/studio",
+        endpoint="studio",
+        theme=Bootstrap4Theme(base_template="admin/peerloop_master.html", swatch="default"),
+        index_view=studio.StudioHome(url="/studio", endpoint="studio", name="Dashboard"),
+    )
+    creator_studio.add_view(
+        studio.StudioCourseView(Course, db, name="My courses", endpoint="studio_courses", url="/studio/courses")
+    )

@@ -1,0 +1,38 @@
+"""Secure base views shared by the console (/admin, Brian) and the studio (/studio, creators).
+
+Anonymous visitors are sent to the login page; a logged-in user without the
+role gets a 403. Forms use Flask-WTF so the global CSRF protection accepts them.
+"""
+
+from __future__ import annotations
+
+from flask import abort, redirect
+from flask_admin import AdminIndexView
+from flask_admin.contrib.sqla import ModelView
+from flask_login import current_user
+from flask_wtf import FlaskForm
+
+from peerloop.accounts.access import has_role, login_url_for_current_request
+
+
+class RoleGate:
+    required_role = "admin"
+
+    def is_accessible(self) -> bool:
+        return has_role(current_user, self.required_role)
+
+    def inaccessible_callback(self, name, **kwargs):
+        if not current_user.is_authenticated:
+            return redirect(login_url_for_current_request())
+        abort(403)
+
+
+class SecureIndexView(RoleGate, AdminIndexView):
+    pass
+
+
+class SecureModelView(RoleGate, ModelView):
+    form_base_class = FlaskForm
+    page_size = 20
+    can_view_details = True
+    can_set_page_size = True

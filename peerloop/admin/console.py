@@ -1,0 +1,208 @@
+"""Brian's console at /admin: users, courses, categories, the outbox, failed jobs."""
+
+from __future__ import annotations
+
+from flask import flash
+from flask_admin import expose
+from flask_admin.actions import action
+from flask_login import current_user
+from markupsafe import Markup, escape
+
+from peerloop.accounts import services as account_services
+from peerloop.admin.base import SecureIndexView, SecureModelView
+from peerloop.catalog import management
+from peerloop.db import parse_uuid, utcnow
+from peerloop.errors import ValidationError
+
+
+class ConsoleHome(SecureIndexView):
+    @expose("/")
+    def index(self):
+        return self.render("admin/console_home.html", stats=management.console_stats())
+
+
+class UserView(SecureModelView):
+    can_create = False
+    can_delete = False
+    column_list = [
+        "name",
+        "handle",
+        "email",
+        "email_verified",
+        "is_creator",
+        "is_admin",
+        "is_moderator",
+        "created_at",
+        "deleted_at",
+    ]
+    column_searchable_list = ["name", "handle", "email"]
+    # Date filters are left out: Flask-Admin would compare naive datetimes with our UTC columns.
+    column_filters = ["is_creator", "is_admin", "is_moderator", "email_verified", "privacy_public"]
+    column_default_sort = ("created_at", True)
+    column_details_exclude_list = ["password_hash", "auth_epoch"]
+    form_columns = [
+        "name",
+        "title",
+        "bio_short",
+        "bio",
+        "is_creator",
+        "is_moderator",
+        "is_admin",
+        "email_verified",
+        "privacy_public",
+    ]
+
+    def on_model_change(self, form, model, is_created):
+        name = (model.name or "").strip()
+        if not name:
+            raise ValidationError(fields={"name": "Enter a name."})
+        model.name = name
+        if model.id == current_user.id and not model.is_admin:
+            raise ValidationError("You can't remove your own admin role.")
+        model.updated_at = utcnow()
+
+    def handle_view_exception(self, exc):
+        if isinstance(exc, ValidationError):
+            flash(exc.message if not exc.fields else "; ".join(exc.fields.values()), "error")
+            return True
+        return super().handle_view_exception(exc)
+
+    def _bulk(self, ids, flag: str, value: bool, label: str):
+        count = account_services.set_flag_for_users(
+            [parse_uuid(i) for i in ids], flag, value, acting=current_user, now=utcnow()
+        )
+        flash(f"{count} user(s) {label}.", "success")
+
+    @action("make_creator", "Make creator", "Let the selected users create courses?")
+    def action_make_creator(self, ids):
+        self._bulk(ids, "is_creator", True, "can now create courses")
+
+    @action("remove_creator", "Remove creator role", "Remove the creator role from the selected users?")
+    def action_remove_creator(self, ids):
+        self._bulk(ids, "is_creator", False, "are no longer creators")
+
+    @action("make_moderator", "Make moderator", "Make the selected users moderators?")
+    def action_make_moderator(self, ids):
+        self._bulk(ids, "is_moderator", True, "are now moderators")
+
+    @action("remove_moderator", "Remove moderator role", "Remove the moderator role from the selected users?")
+    def action_remove_moderator(self, ids):
+        self._bulk(ids, "is_moderator", False, "are no longer moderators")
+
+    @action("mark_verified", "Mark email verified", "Mark the selected users' emails as verified?")
+    def action_mark_verified(self, ids):
+        self._bulk(ids, "email_verified", True, "marked verified")
+
+
+def _course_link(view, context, model, name):
+    return Markup(f'<a href="/courses/{escape(model.slug)}" target="_blank" rel="noopener">{escape(model.title)}</a>')
+
+
+class CourseConsoleView(SecureModelView):
+    can_create = False  # creators make courses in /studio; Brian activates them here
+    column_list = [
+        "title",
+        "creator",
+        "category",
+        "level",
+        "price_cents",
+        "is_active",
+        "is_retired",
+        "student_count",
+        "created_at",
+    ]
+    column_formatters = {"title": _course_link}
+    column_searchable_list = ["title", "slug", "tagline"]
+    column_filters = ["is_active", "is_retired", "level", "category.name"]
+    column_default_sort = ("created_at", True)
+    form_columns = [
+        "title",
+        "slug",
+        "tagline",
+        "description",
+        "category",
+        "level",
+        "price_cents",
+        "currency",
+        "duration",
+        "session_count",
+        "badge",
+        "is_active",
+        "is_retired",
+    ]
+
+    def on_model_change(self, form, model, is_created):
+        management.validate_course_fields(model)
+        model.updated_at = utcnow()
+
+    def handle_view_exception(self, exc):
+        if isinstance(exc, ValidationError):
+            flash("; ".join(exc.fields.values()) or exc.message, "error")
+            return True
+        return super().handle_view_exception(exc)
+
+    @action("activate", "Activate (publish)", "Publish the selected courses in the catalog?")
+    def action_activate(self, ids):
+        count = management.set_courses_active([parse_uuid(i) for i in ids], True, now=utcnow())
+        flash(f"{count} course(s) published.", "success")
+
+    @action("deactivate", "Deactivate (unpublish)", "Take the selected courses out of the catalog?")
+    def action_deactivate(self, ids):
+        count = management.set_courses_active([parse_uuid(i) for i in ids], False, now=utcnow())
+        flash(f"{count} course(s) unpublished.", "success")
+
+
+class CategoryView(SecureModelView):
+    column_list = ["name", "slug", "display_order"]
+    column_default_sort = "display_order"
+    form_columns = ["name", "slug", "display_order"]
+    column_searchable_list = ["name"]
+
+    def on_model_change(self, form, model, is_created):
+        management.validate_category(model)
+
+    def handle_view_exception(self, exc):
+        if isinstance(exc, ValidationError):
+            flash("; ".join(exc.fields.values()) or exc.message, "error")
+            return True
+        return super().handle_view_exception(exc)
+
+    def delete_model(self, model):
+        if management.category_in_use(model):
+            flash("That category still has courses. Move them first.", "error")
+            return False
+        return super().delete_model(model)
+
+
+class OutboxView(SecureModelView):
+    can_create = False
+    can_edit = False
+    can_delete = False
+    column_list = ["created_at", "to_address", "subject", "status", "backend", "attempts", "sent_at"]
+    column_searchable_list = ["to_address", "subject"]
+    column_filters = ["status"]
+    column_default_sort = ("created_at", True)
+    column_details_list = [
+        "created_at",
+        "to_address",
+        "subject",
+        "status",
+        "backend",
+        "attempts",
+        "last_error",
+        "sent_at",
+        "text_body",
+    ]
+    column_formatters_detail = {
+        "text_body": lambda v, c, m, n: Markup(f'<pre style="white-space:pre-wrap">{escape(m.text_body)}</pre>')
+    }
+
+
+class FailedJobView(SecureModelView):
+    can_create = False
+    can_edit = False
+    column_list = ["created_at", "func_name", "args", "resolved_at"]
+    column_default_sort = ("created_at", True)
+    column_formatters_detail = {
+        "error": lambda v, c, m, n: Markup(f'<pre style="white-space:pre-wrap">{escape(m.error)}</pre>')
+    }

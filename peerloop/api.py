@@ -1,0 +1,57 @@
+"""The /api blueprint: JSON in, JSON out, errors in one shape (see errors.py).
+
+Requests carrying a bearer token need no CSRF token. Browser scripts using the
+session cookie must send ``X-CSRFToken`` on unsafe methods.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, g, jsonify, request
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError, validate_csrf
+from wtforms import ValidationError as WTFValidationError
+
+from peerloop.accounts.access import bearer_token
+from peerloop.errors import Unauthorized, ValidationError
+from peerloop.extensions import csrf
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+csrf.exempt(bp)
+
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+@bp.before_request
+def check_auth_and_csrf():
+    token = bearer_token()
+    if token:
+        # Resolve the token now so a bad one is a 401 even on public endpoints.
+        if not current_user.is_authenticated:
+            raise Unauthorized("That API token is invalid, expired or revoked.", code="invalid_token")
+        return
+    if request.method in UNSAFE_METHODS and current_user.is_authenticated:
+        try:
+            validate_csrf(request.headers.get("X-CSRFToken"))
+        except (CSRFError, WTFValidationError) as exc:
+            raise ValidationError(
+                "Send the X-CSRFToken header with cookie-authenticated requests.", code="csrf_failed"
+            ) from exc
+
+
+def json_body() -> dict:
+    """The request's JSON object.
+
+    :raise ValidationError: the body is not a JSON object.
+    """
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ValidationError("Send a JSON object with Content-Type: application/json.", code="invalid_json")
+    return data
+
+
+def paginated(items: list, *, page: int, per_page: int, total: int):
+    return jsonify({"items": items, "page": page, "per_page": per_page, "total": total})
+
+
+def api_token() -> str | None:
+    return g.get("api_token")

@@ -1,0 +1,37 @@
+"""/api/courses, /api/courses/:id_or_slug, /api/courses/:id/sts."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+from flask_login import current_user
+
+from peerloop.api import paginated
+from peerloop.catalog import services
+from peerloop.catalog.serializers import course_detail_json, course_summary_json, teacher_json
+from peerloop.errors import NotFound
+
+bp = Blueprint("catalog_api", __name__)
+
+
+@bp.get("/courses")
+def courses():
+    filters = services.parse_filters(request.args, default_per_page=20)
+    items, total = services.search_courses(filters)
+    return paginated([course_summary_json(c) for c in items], page=filters.page, per_page=filters.per_page, total=total)
+
+
+@bp.get("/courses/<id_or_slug>")
+def course(id_or_slug: str):
+    course = services.get_course(id_or_slug, viewer=current_user)
+    if course is None:
+        raise NotFound("No such course.")
+    return jsonify(course_detail_json(course))
+
+
+@bp.get("/courses/<id_or_slug>/sts")
+def course_teachers(id_or_slug: str):
+    course = services.get_course(id_or_slug, viewer=current_user)
+    if course is None:
+        raise NotFound("No such course.")
+    cards = services.course_teachers(course)
+    return jsonify({"items": [teacher_json(c) for c in cards], "total": len(cards)})

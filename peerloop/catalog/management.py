@@ -1,0 +1,124 @@
+"""Course management for the consoles: publishing, validation, dashboard figures."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from peerloop.accounts.models import User
+from peerloop.catalog.models import Category, Course
+from peerloop.certification.models import StudentTeacher
+from peerloop.enrollment.models import Enrollment
+from peerloop.errors import ValidationError
+from peerloop.extensions import db
+
+SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+CURRENCIES = {"USD", "EUR", "GBP", "CAD", "AUD"}
+MAX_PRICE_CENTS = 10_000_00
+
+
+def validate_course_fields(course: Course) -> None:
+    """Check a course edited in a console before it is saved.
+
+    :raise ValidationError: with a message per bad field.
+    """
+    fields = {}
+    course.slug = (course.slug or "").strip().lower()
+    course.title = (course.title or "").strip()
+    if not course.title:
+        fields["title"] = "Enter a title."
+    if not SLUG_RE.match(course.slug) or len(course.slug) > 200:
+        fields["slug"] = "Use lower-case letters, numbers and single hyphens."
+    else:
+        clash = db.session.scalar(sa.select(Course.id).where(Course.slug == course.slug, Course.id != course.id))
+        if clash is not None:
+            fields["slug"] = "Another course already uses that slug."
+    if course.price_cents is None or not 0 <= course.price_cents <= MAX_PRICE_CENTS:
+        fields["price_cents"] = "Enter a price in cents between 0 and 1,000,000."
+    course.currency = (course.currency or "USD").strip().upper()
+    if course.currency not in CURRENCIES:
+        fields["currency"] = "Choose one of " + ", ".join(sorted(CURRENCIES)) + "."
+    if course.session_count is not None and not 0 <= course.session_count <= 50:
+        fields["session_count"] = "Between 0 and 50 live sessions."
+    if not (course.description or "").strip():
+        fields["description"] = "Describe the course."
+    if not (course.duration or "").strip():
+        fields["duration"] = "Say how long it takes, e.g. 2 weeks."
+    if fields:
+        raise ValidationError(fields=fields)
+
+
+def validate_category(category: Category) -> None:
+    category.name = (category.name or "").strip()
+    category.slug = (category.slug or "").strip().lower()
+    fields = {}
+    if not category.name:
+        fields["name"] = "Enter a name."
+    if not SLUG_RE.match(category.slug):
+        fields["slug"] = "Use lower-case letters, numbers and single hyphens."
+    elif db.session.scalar(sa.select(Category.id).where(Category.slug == category.slug, Category.id != category.id)):
+        fields["slug"] = "Another category already uses that slug."
+    if fields:
+        raise ValidationError(fields=fields)
+
+
+def category_in_use(category: Category) -> bool:
+    return db.session.scalar(sa.select(Course.id).where(Course.category_id == category.id).limit(1)) is not None
+
+
+def set_courses_active(course_ids: list[uuid.UUID | None], active: bool, *, now: datetime) -> int:
+    ids = [i for i in course_ids if i is not None]
+    if not ids:
+        return 0
+    count = db.session.execute(
+        sa.update(Course).where(Course.id.in_(ids)).values(is_active=active, updated_at=now)
+    ).rowcount
+    db.session.commit()
+    return count
+
+
+def creator_courses(creator_id: uuid.UUID) -> list[dict]:
+    """The studio dashboard: each of the creator's courses with its figures."""
+    enrolled = (
+        sa.select(sa.func.count(Enrollment.id))
+        .where(Enrollment.course_id == Course.id, Enrollment.status != "cancelled")
+        .correlate(Course)
+        .scalar_subquery()
+    )
+    teachers = (
+        sa.select(sa.func.count(StudentTeacher.id))
+        .where(StudentTeacher.course_id == Course.id, StudentTeacher.is_active.is_(True))
+        .correlate(Course)
+        .scalar_subquery()
+    )
+    rows = db.session.execute(
+        sa.select(Course, enrolled, teachers).where(Course.creator_id == creator_id).order_by(Course.title)
+    ).all()
+    return [{"course": c, "enrollments": e, "teachers": t} for c, e, t in rows]
+
+
+def console_stats() -> dict:
+    count = sa.func.count
+    return {
+        "users": db.session.scalar(sa.select(count(User.id)).where(User.deleted_at.is_(None))),
+        "creators": db.session.scalar(sa.select(count(User.id)).where(User.is_creator.is_(True))),
+        "courses_live": db.session.scalar(sa.select(count(Course.id)).where(Course.is_active.is_(True))),
+        "courses_draft": db.session.scalar(
+            sa.select(count(Course.id)).where(Course.is_active.is_(False), Course.is_retired.is_(False))
+        ),
+        "enrollments": db.session.scalar(sa.select(count(Enrollment.id))),
+        "student_teachers": db.session.scalar(
+            sa.select(count(StudentTeacher.id)).where(StudentTeacher.is_active.is_(True))
+        ),
+        "drafts": list(
+            db.session.scalars(
+                sa.select(Course)
+                .where(Course.is_active.is_(False), Course.is_retired.is_(False))
+                .order_by(Course.created_at.desc())
+                .limit(10)
+            )
+        ),
+    }

@@ -1,0 +1,77 @@
+"""Public pages: home, the catalog, course pages, terms and refund policy."""
+
+from __future__ import annotations
+
+import math
+
+from flask import Blueprint, abort, render_template, request
+from flask_login import current_user
+
+from peerloop.catalog import services
+from peerloop.errors import ValidationError
+
+bp = Blueprint("catalog", __name__)
+
+
+@bp.get("/")
+def home():
+    return render_template("catalog/home.html", featured=services.featured_courses(6), categories=services.categories())
+
+
+@bp.get("/courses")
+def courses():
+    status = 200
+    problems: dict[str, str] = {}
+    try:
+        filters = services.parse_filters(request.args)
+    except ValidationError as error:
+        # Show the catalog anyway, unfiltered, with what was wrong.
+        problems, status = error.fields, 400
+        filters = services.CourseFilters()
+    items, total = services.search_courses(filters)
+    pages = max(1, math.ceil(total / filters.per_page))
+    return render_template(
+        "catalog/courses.html",
+        courses=items,
+        total=total,
+        filters=filters,
+        pages=pages,
+        problems=problems,
+        categories=services.categories(),
+        levels=["beginner", "intermediate", "advanced"],
+    ), status
+
+
+@bp.get("/courses/<slug>")
+def course(slug: str):
+    course = services.get_course(slug, viewer=current_user)
+    if course is None:
+        abort(404)
+    return render_template(
+        "catalog/course.html",
+        course=course,
+        prerequisites=services.prerequisites_by_type(course),
+        sessions=services.modules_by_session(course),
+        teachers=services.course_teachers(course),
+        can_manage=services.can_manage_course(current_user, course),
+    )
+
+
+@bp.get("/terms")
+def terms():
+    return render_template("pages/terms.html")
+
+
+@bp.get("/refund-policy")
+def refund_policy():
+    return render_template("pages/refund_policy.html")
+
+
+@bp.get("/how-it-works")
+def how_it_works():
+    return render_template("pages/how_it_works.html")
+
+
+@bp.get("/become-a-creator")
+def become_creator():
+    return render_template("pages/become_creator.html")

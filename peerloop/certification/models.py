@@ -1,0 +1,60 @@
+"""The right to teach a course, and certificates."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from peerloop.accounts.models import User
+from peerloop.catalog.models import Course
+from peerloop.db import CreatedAt, UTCDateTime, UUIDPrimaryKey, enum_column, utcnow
+from peerloop.extensions import db
+
+
+class StudentTeacher(UUIDPrimaryKey, CreatedAt, db.Model):
+    """A user certified to teach one course. Active rows make someone an S-T."""
+
+    __tablename__ = "student_teachers"
+    __table_args__ = (
+        sa.UniqueConstraint("user_id", "course_id"),
+        sa.CheckConstraint("students_taught >= 0", name="students_taught_not_negative"),
+    )
+
+    user_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    course_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("courses.id"), index=True)
+    certified_date: Mapped[date] = mapped_column(sa.Date)
+    students_taught: Mapped[int] = mapped_column(default=0)
+    is_active: Mapped[bool] = mapped_column(default=True)
+    approved_by: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id"))
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    course: Mapped[Course] = relationship()
+    approver: Mapped[User] = relationship(foreign_keys=[approved_by])
+
+
+class CertificateType(enum.StrEnum):
+    completion = "completion"
+    mastery = "mastery"
+    teaching = "teaching"
+
+
+class Certificate(UUIDPrimaryKey, db.Model):
+    __tablename__ = "certificates"
+    __table_args__ = (sa.UniqueConstraint("user_id", "course_id", "type"),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    course_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("courses.id"), index=True)
+    type: Mapped[CertificateType] = mapped_column(enum_column(CertificateType, "certificate_type"))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    issued_by: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id"))
+    recommended_by: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("users.id"))
+    certificate_url: Mapped[str | None] = mapped_column(sa.String(500))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    course: Mapped[Course] = relationship()
+    issuer: Mapped[User] = relationship(foreign_keys=[issued_by])

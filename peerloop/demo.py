@@ -1,0 +1,1240 @@
+"""Demo data for `flask seed-demo`: people, courses, Student-Teachers and enrollments drawn from the seeds.
+
+Everything is looked up by its natural key (users by email, categories and courses by slug,
+Student-Teachers by user and course, enrollments by student and course, certificates by user,
+course and type) and created only when missing. A course's children (objectives, modules, ...)
+are created with the course, so module ids stay stable. Rows that already exist are left as they
+are: running the loader again adds nothing and never undoes what someone did while demoing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from peerloop.accounts.models import PrimaryRole, User, UserExpertise, UserInterest, UserQualification
+from peerloop.accounts.passwords import hash_password
+from peerloop.catalog.models import (
+    Badge,
+    Category,
+    Course,
+    CourseInclude,
+    CourseObjective,
+    CoursePrerequisite,
+    CourseTag,
+    CourseTargetAudience,
+    CourseTestimonial,
+    Level,
+    Module,
+    PeerloopFeatures,
+    PrerequisiteType,
+)
+from peerloop.certification.models import Certificate, CertificateType, StudentTeacher
+from peerloop.enrollment.models import Enrollment, EnrollmentStatus, ModuleProgress
+from peerloop.extensions import db
+
+DEMO_PASSWORD = "peerloop-demo"
+
+DEMO_LOGINS = [
+    ("brian@example.com", "admin (Brian, runs the platform)"),
+    ("gabriel@example.com", "creator of Intro to Claude Code (@gabriel)"),
+    ("priya@example.com", "creator of Practical Machine Learning and NLP with Transformers (@priya)"),
+    ("james@example.com", "creator of Backend APIs with Python and Docker & CI/CD (@james)"),
+    ("elena@example.com", "creator of Data Analysis with pandas, has a draft course awaiting activation (@elena)"),
+    ("marcus@example.com", "Marcus Chen, Student-Teacher certified for Intro to Claude Code"),
+    ("aisha@example.com", "Aisha Patel, newer Student-Teacher for Intro to Claude Code"),
+    ("diego@example.com", "Diego Hernandez, Student-Teacher for Practical Machine Learning"),
+    ("sarah@example.com", "student enrolled in Intro to Claude Code"),
+    ("tom@example.com", "student part-way through Practical Machine Learning"),
+    ("nina@example.com", "student who finished Data Analysis with pandas"),
+]
+
+# (name, slug) in display order, as listed in seed 001.
+CATEGORIES = [
+    ("AI & Product Management", "ai-product-management"),
+    ("Machine Learning", "machine-learning"),
+    ("Computer Vision", "computer-vision"),
+    ("NLP", "nlp"),
+    ("Data Science", "data-science"),
+    ("Business Analytics", "business-analytics"),
+    ("Backend Development", "backend-development"),
+    ("Cloud Computing", "cloud-computing"),
+    ("Full-Stack Development", "full-stack-development"),
+    ("DevOps", "devops"),
+    ("System Design", "system-design"),
+    ("AI & Robotics", "ai-robotics"),
+    ("AI in Healthcare", "ai-healthcare"),
+    ("AI Coding", "ai-coding"),
+    ("AI & Prompt Engineering", "ai-prompt-engineering"),
+]
+
+# Scalar User fields plus "joined_days_ago" and the profile lists (qualifications, expertise, interests).
+USERS = [
+    {
+        "email": "brian@example.com",
+        "handle": "brian",
+        "name": "Brian",
+        "title": "Founder, PeerLoop",
+        "role": PrimaryRole.admin,
+        "is_admin": True,
+        "timezone": "America/Los_Angeles",
+        "joined_days_ago": 400,
+    },
+    {
+        "email": "gabriel@example.com",
+        "handle": "gabriel",
+        "name": "Gabriel Rymberg",
+        "title": "AI Engineer & Educator",
+        "role": PrimaryRole.creator,
+        "is_creator": True,
+        "privacy_public": True,
+        "timezone": "America/New_York",
+        "bio_short": "I teach non-coders to build real software with AI tools, one live session at a time.",
+        "bio": (
+            "Gabriel has spent fifteen years building software for startups and large companies, and the last "
+            "few teaching people with no programming background to ship working tools with AI assistants. "
+            "He created Intro to Claude Code after watching friends go from 'I can't code' to running their "
+            "own automations in an afternoon."
+        ),
+        "teaching_philosophy": (
+            "You learn by building, not by watching. Every session ends with something you made yourself, "
+            "and the best way to master a skill is to teach it to the next person."
+        ),
+        "website": "https://example.com/gabriel",
+        "qualifications": [
+            "15 years of professional software engineering experience.",
+            "Has taught more than 300 beginners to build with AI coding assistants.",
+            "Former engineering lead at two venture-backed startups.",
+        ],
+        "expertise": ["AI Coding", "AI Prompting", "Claude Code", "Automation"],
+        "joined_days_ago": 380,
+    },
+    {
+        "email": "priya@example.com",
+        "handle": "priya",
+        "name": "Dr. Priya Raman",
+        "title": "Machine Learning Scientist",
+        "role": PrimaryRole.creator,
+        "is_creator": True,
+        "privacy_public": True,
+        "timezone": "America/Chicago",
+        "bio_short": "ML scientist who turns research ideas into models that survive contact with production.",
+        "bio": (
+            "Priya holds a PhD in computer science and has built recommendation and language models for "
+            "e-commerce and healthcare teams. She teaches machine learning the way it is practised: messy "
+            "data first, models second, evaluation always."
+        ),
+        "teaching_philosophy": (
+            "Intuition before equations. Once you can predict what a model will do, the maths explains why."
+        ),
+        "qualifications": [
+            "PhD in Computer Science, focus on statistical machine learning.",
+            "Eight years building production ML systems in retail and healthcare.",
+            "Author of peer-reviewed papers on text classification and transfer learning.",
+        ],
+        "expertise": ["Machine Learning", "NLP", "PyTorch", "Model Evaluation"],
+        "joined_days_ago": 300,
+    },
+    {
+        "email": "james@example.com",
+        "handle": "james",
+        "name": "James Okafor",
+        "title": "Staff Backend Engineer",
+        "role": PrimaryRole.creator,
+        "is_creator": True,
+        "privacy_public": True,
+        "timezone": "Europe/London",
+        "bio_short": "Backend and platform engineer. I make APIs boring, deploys dull and pagers quiet.",
+        "bio": (
+            "James has designed APIs and deployment pipelines for payments and logistics companies for over a "
+            "decade. He mentors junior engineers on writing services that are easy to test, ship and operate."
+        ),
+        "teaching_philosophy": "Small, working steps. We deploy something real in the first session.",
+        "qualifications": [
+            "12 years of backend and platform engineering experience.",
+            "AWS Certified Solutions Architect - Professional.",
+            "Has run the on-call rotation for services handling millions of requests a day.",
+        ],
+        "expertise": ["Backend Development", "DevOps", "Python", "Docker", "PostgreSQL"],
+        "joined_days_ago": 260,
+    },
+    {
+        "email": "elena@example.com",
+        "handle": "elena",
+        "name": "Elena Vasquez",
+        "title": "Lead Data Analyst",
+        "role": PrimaryRole.creator,
+        "is_creator": True,
+        "privacy_public": True,
+        "timezone": "America/Denver",
+        "bio_short": "Data analyst who helps teams answer business questions with Python and SQL.",
+        "bio": (
+            "Elena leads an analytics team at a subscription software company. Before that she was a "
+            "financial analyst who taught herself Python to escape spreadsheet hell, and now teaches others "
+            "to do the same."
+        ),
+        "teaching_philosophy": "Start from a real question and real data; tools are only worth what they answer.",
+        "qualifications": [
+            "Nine years in financial and product analytics.",
+            "Built the self-serve analytics programme used by 200 colleagues.",
+        ],
+        "expertise": ["Data Science", "pandas", "SQL", "Business Analytics"],
+        "joined_days_ago": 220,
+    },
+    {
+        "email": "marcus@example.com",
+        "handle": "marcus",
+        "name": "Marcus Chen",
+        "title": "Operations Manager turned AI builder",
+        "role": PrimaryRole.student_teacher,
+        "is_student_teacher": True,
+        "privacy_public": True,
+        "timezone": "America/Los_Angeles",
+        "bio_short": "Certified Student-Teacher for Intro to Claude Code. I went from zero code to shipping tools.",
+        "bio": (
+            "I run operations for a small logistics company. Intro to Claude Code showed me I could automate "
+            "half my week, and now I help other beginners get there too."
+        ),
+        "expertise": ["Claude Code", "Automation"],
+        "interests": ["ai coding", "automation", "no-code"],
+        "joined_days_ago": 130,
+    },
+    {
+        "email": "aisha@example.com",
+        "handle": "aisha",
+        "name": "Aisha Patel",
+        "title": "Marketing Analyst",
+        "role": PrimaryRole.student_teacher,
+        "is_student_teacher": True,
+        "privacy_public": True,
+        "timezone": "America/Toronto",
+        "bio_short": "Marketer who codes with AI. Newly certified to teach Intro to Claude Code.",
+        "interests": ["ai coding", "prompt engineering", "marketing automation"],
+        "joined_days_ago": 80,
+    },
+    {
+        "email": "diego@example.com",
+        "handle": "diego",
+        "name": "Diego Hernandez",
+        "title": "Junior Data Scientist",
+        "role": PrimaryRole.student_teacher,
+        "is_student_teacher": True,
+        "timezone": "America/Mexico_City",
+        "bio_short": "Data scientist and Student-Teacher for Practical Machine Learning.",
+        "interests": ["machine learning", "nlp", "python"],
+        "joined_days_ago": 170,
+    },
+    {
+        "email": "sarah@example.com",
+        "handle": "sarah",
+        "name": "Sarah Johnson",
+        "role": PrimaryRole.student,
+        "timezone": "America/New_York",
+        "interests": ["ai coding", "web development", "automation"],
+        "joined_days_ago": 12,
+    },
+    {
+        "email": "tom@example.com",
+        "handle": "tom",
+        "name": "Tom Becker",
+        "role": PrimaryRole.student,
+        "timezone": "Europe/Berlin",
+        "interests": ["machine learning", "data science"],
+        "joined_days_ago": 25,
+    },
+    {
+        "email": "nina@example.com",
+        "handle": "nina",
+        "name": "Nina Kowalski",
+        "role": PrimaryRole.student,
+        "timezone": "Europe/Warsaw",
+        "interests": ["data science", "backend development", "sql"],
+        "joined_days_ago": 65,
+    },
+]
+
+STANDARD_INCLUDES = [
+    "Full course access",
+    "1-on-1 peer teaching sessions",
+    "Certificate on completion",
+    "Lifetime access to materials",
+    "Discord community access",
+]
+
+
+def _module(session, title, duration, description, topics, exercise=None, objectives=None) -> dict:
+    """One curriculum module; the lists are stored as "; "-separated text."""
+    return {
+        "session_number": session,
+        "title": title,
+        "duration": duration,
+        "description": description,
+        "topics_covered": "; ".join(topics),
+        "hands_on_exercise": exercise,
+        "learning_objectives": "; ".join(objectives) if objectives else None,
+    }
+
+
+# Course fields plus "creator" (email), "category" (slug), "age_days" and the child lists.
+# module_count is the number of modules given; currency, format and certificate_name are the same for all.
+COURSES = [
+    {
+        "slug": "intro-to-claude-code",
+        "title": "Intro to Claude Code",
+        "creator": "gabriel@example.com",
+        "category": "ai-coding",
+        "level": Level.beginner,
+        "tagline": "Master AI-powered coding from your terminal: build real projects in two live sessions.",
+        "description": (
+            "Claude Code lets you build software by describing what you want in plain English. In two live "
+            "1-on-1 sessions with a certified Student-Teacher you will install it, learn how to steer it, and "
+            "build and ship a small web app and an automation of your own. Designed for people who have never "
+            "written code, and for vibe coders who want to work faster and with more confidence."
+        ),
+        "duration": "2 weeks",
+        "duration_weeks": 2,
+        "total_duration": "2.5 hours",
+        "session_count": 2,
+        "lesson_count": 14,
+        "price_cents": 39900,
+        "rating": Decimal("4.9"),
+        "rating_count": 38,
+        "student_count": 47,
+        "badge": Badge.bestseller,
+        "age_days": 200,
+        "objectives": [
+            "Install and configure Claude Code on Windows or Mac",
+            "Describe what you want clearly enough for Claude to build it",
+            "Read, review and approve the changes Claude proposes",
+            "Build and publish a simple web app from scratch",
+            "Automate a repetitive task from your own work",
+            "Debug errors by working through them with Claude",
+        ],
+        "includes": [
+            "Full course access",
+            "2 live 1-on-1 sessions with a certified Student-Teacher",
+            "Certificate on completion",
+            "Lifetime access to materials",
+            "Access to prompt library templates",
+            "Discord community access",
+        ],
+        "prerequisites": {
+            PrerequisiteType.required: ["Computer with terminal (Windows or Mac)", "Claude account (Pro or Max plan)"],
+            PrerequisiteType.nice_to_have: ["Basic computer navigation skills"],
+            PrerequisiteType.not_required: ["No coding experience needed", "No command-line knowledge required"],
+        },
+        "audience": [
+            "Non-coders wanting to use AI for development",
+            "Vibe coders looking to enhance productivity",
+            "Professionals wanting to automate tasks with AI",
+            "Beginners curious about AI coding tools",
+        ],
+        "tags": ["claude", "ai coding", "terminal", "automation"],
+        "testimonials": [
+            (
+                "I went from knowing nothing about coding to building my first web app in just two sessions.",
+                "Sarah",
+                "Course Graduate",
+            ),
+            (
+                "The hands-on approach is perfect. You're not just watching - you're building real things "
+                "from day one.",
+                "Marcus",
+                "Now a Student-Teacher",
+            ),
+        ],
+        "modules": [
+            _module(
+                1,
+                "Welcome & Setup",
+                "20 min",
+                "Get Claude Code installed and running, and find your way around the terminal.",
+                ["Opening a terminal", "Installing Claude Code", "Signing in with your Claude account"],
+                "Install Claude Code and ask it to explain the folder you are in.",
+                ["Install Claude Code", "Start and exit a Claude Code session"],
+            ),
+            _module(
+                1,
+                "Talking to Claude Code",
+                "20 min",
+                "How to ask for what you want, read what Claude proposes, and approve or reject changes.",
+                ["Writing clear requests", "Reading proposed changes", "Permissions and approvals"],
+                "Ask Claude to write a short text file, then change it twice with follow-up requests.",
+                ["Phrase a request Claude can act on", "Review a change before accepting it"],
+            ),
+            _module(
+                1,
+                "Projects and Files",
+                "20 min",
+                "Organise work in project folders and give Claude the context it needs with CLAUDE.md.",
+                ["Project folders", "CLAUDE.md project memory", "Creating and editing files"],
+                "Create a project folder and a CLAUDE.md describing your first app.",
+                ["Set up a project Claude understands"],
+            ),
+            _module(
+                1,
+                "Your First Web Page",
+                "25 min",
+                "Build a personal web page from a description, then refine its layout and style.",
+                ["HTML and CSS basics through Claude", "Previewing in the browser", "Iterating on design"],
+                "Build a one-page site about yourself and open it in your browser.",
+                ["Build a working web page from a plain-English description"],
+            ),
+            _module(
+                2,
+                "Debugging with Claude",
+                "20 min",
+                "When things break: reading error messages, sharing them with Claude and fixing problems step by step.",
+                ["Reading error messages", "Asking Claude to diagnose", "Undoing changes safely"],
+                "Fix three deliberately broken snippets with Claude's help.",
+                ["Turn an error message into a fix"],
+            ),
+            _module(
+                2,
+                "Automating Everyday Tasks",
+                "25 min",
+                "Use Claude Code to write small scripts that rename files, clean spreadsheets and send reports.",
+                ["Scripts for repetitive work", "Working with CSV files", "Running scripts on a schedule"],
+                "Automate one repetitive task from your own job.",
+                ["Identify tasks worth automating", "Write and run a script with Claude"],
+            ),
+            _module(
+                2,
+                "Shipping and Next Steps",
+                "20 min",
+                "Save your work with git, publish your web app, and plan what to build next.",
+                ["Git basics with Claude", "Publishing a static site", "Becoming a Student-Teacher"],
+                "Publish your web page so friends can visit it.",
+                ["Save and publish a project", "Plan your next build"],
+            ),
+        ],
+    },
+    {
+        "slug": "prompt-engineering-for-builders",
+        "title": "Prompt Engineering for Builders",
+        "creator": "gabriel@example.com",
+        "category": "ai-prompt-engineering",
+        "level": Level.intermediate,
+        "tagline": "Write prompts that work the first time and keep working: patterns, evaluation, prompt libraries.",
+        "description": (
+            "A practical course on getting reliable results from large language models. You will learn the "
+            "prompt patterns professionals use, how to test prompts against real examples, and how to build "
+            "a reusable prompt library for your team."
+        ),
+        "duration": "4 weeks",
+        "duration_weeks": 4,
+        "total_duration": "6 hours",
+        "session_count": 4,
+        "lesson_count": 16,
+        "price_cents": 29900,
+        "rating": Decimal("4.7"),
+        "rating_count": 11,
+        "student_count": 15,
+        "badge": Badge.new,
+        "age_days": 30,
+        "objectives": [
+            "Structure prompts with roles, context, examples and constraints",
+            "Get structured output such as JSON reliably",
+            "Evaluate prompts against a set of test cases",
+            "Build and share a team prompt library",
+        ],
+        "includes": [*STANDARD_INCLUDES, "Access to prompt library templates"],
+        "prerequisites": {
+            PrerequisiteType.required: ["Regular use of ChatGPT, Claude or a similar assistant"],
+            PrerequisiteType.nice_to_have: ["Some experience with spreadsheets or scripting"],
+            PrerequisiteType.not_required: ["No programming experience required"],
+        },
+        "audience": [
+            "Product managers and analysts who use AI daily",
+            "Builders shipping features on top of LLMs",
+            "Teams standardising how they prompt",
+        ],
+        "tags": ["prompt engineering", "llm", "ai", "evaluation"],
+        "testimonials": [
+            ("Our support team's AI replies went from hit-and-miss to consistently good.", "Priscilla", "Team Lead"),
+        ],
+        "modules": [
+            _module(
+                1,
+                "Anatomy of a Prompt",
+                "45 min",
+                "Roles, context, instructions and examples.",
+                ["Role prompting", "Few-shot examples", "Constraints"],
+                "Rewrite three weak prompts.",
+            ),
+            _module(
+                2,
+                "Structured Output",
+                "45 min",
+                "Getting JSON, tables and lists you can use in code.",
+                ["JSON output", "Schemas", "Handling failures"],
+                "Extract data from ten emails into JSON.",
+            ),
+            _module(
+                3,
+                "Evaluating Prompts",
+                "45 min",
+                "Test sets, scoring and comparing prompt versions.",
+                ["Test cases", "Rubrics", "A/B comparison"],
+                "Score two prompt versions on 20 examples.",
+            ),
+            _module(
+                4,
+                "Your Prompt Library",
+                "45 min",
+                "Organise, version and share prompts with a team.",
+                ["Templates", "Versioning", "Sharing"],
+                "Publish five prompts to a shared library.",
+            ),
+        ],
+    },
+    {
+        "slug": "practical-machine-learning",
+        "title": "Practical Machine Learning",
+        "creator": "priya@example.com",
+        "category": "machine-learning",
+        "level": Level.intermediate,
+        "tagline": "From raw data to a deployed model: the ML workflow real teams use, taught 1-on-1.",
+        "description": (
+            "Learn machine learning by doing it end to end. You will clean a real dataset, train and compare "
+            "models with scikit-learn, evaluate them honestly, and serve the best one behind a small API."
+        ),
+        "duration": "6 weeks",
+        "duration_weeks": 6,
+        "total_duration": "9 hours",
+        "session_count": 6,
+        "lesson_count": 24,
+        "price_cents": 45000,
+        "rating": Decimal("4.8"),
+        "rating_count": 27,
+        "student_count": 34,
+        "badge": Badge.popular,
+        "age_days": 280,
+        "objectives": [
+            "Frame a business problem as a machine learning task",
+            "Prepare features and avoid data leakage",
+            "Train, tune and compare models with scikit-learn",
+            "Evaluate models with the right metrics",
+            "Serve a trained model behind an API",
+        ],
+        "includes": [*STANDARD_INCLUDES, "Jupyter notebooks for every module"],
+        "prerequisites": {
+            PrerequisiteType.required: ["Comfortable writing basic Python", "Laptop with Python 3.10 or later"],
+            PrerequisiteType.nice_to_have: ["High-school statistics", "Some pandas experience"],
+            PrerequisiteType.not_required: ["No prior machine learning knowledge needed"],
+        },
+        "audience": [
+            "Developers moving into machine learning",
+            "Analysts who want to build predictive models",
+            "Students preparing for data science roles",
+        ],
+        "tags": ["machine learning", "python", "scikit-learn", "model evaluation"],
+        "testimonials": [
+            ("Priya's feedback on my project was worth the price alone.", "Diego", "Now a Student-Teacher"),
+            ("I finally understand why my models overfit, and how to stop it.", "Hannah", "Software Engineer"),
+        ],
+        "modules": [
+            _module(
+                1,
+                "Framing ML Problems",
+                "90 min",
+                "Turning a business question into a prediction task.",
+                ["Supervised vs unsupervised", "Targets and features", "Baselines"],
+            ),
+            _module(
+                2,
+                "Data Preparation",
+                "90 min",
+                "Cleaning data and engineering features without leakage.",
+                ["Missing values", "Encoding", "Train/test splits"],
+                "Prepare the housing dataset.",
+            ),
+            _module(
+                3,
+                "Training Models",
+                "90 min",
+                "Linear models, trees and ensembles with scikit-learn.",
+                ["Pipelines", "Random forests", "Gradient boosting"],
+                "Train three models and compare them.",
+            ),
+            _module(
+                4,
+                "Evaluation",
+                "90 min",
+                "Choosing metrics and validating honestly.",
+                ["Cross-validation", "Precision and recall", "Calibration"],
+            ),
+            _module(
+                5,
+                "Tuning and Interpretation",
+                "90 min",
+                "Hyperparameter search and explaining predictions.",
+                ["Grid and random search", "Feature importance", "SHAP values"],
+            ),
+            _module(
+                6,
+                "Serving a Model",
+                "90 min",
+                "Packaging a model and serving it from a small API.",
+                ["Model serialisation", "FastAPI basics", "Monitoring"],
+                "Deploy your model as an API.",
+            ),
+        ],
+    },
+    {
+        "slug": "nlp-with-transformers",
+        "title": "NLP with Transformers",
+        "creator": "priya@example.com",
+        "category": "nlp",
+        "level": Level.advanced,
+        "tagline": "Fine-tune and deploy transformer models for classification, extraction and search.",
+        "description": (
+            "An advanced course for practitioners who want to go beyond API calls. You will fine-tune "
+            "pretrained transformers with Hugging Face, build a semantic search system with embeddings, "
+            "and learn to evaluate and ship NLP models responsibly."
+        ),
+        "duration": "6 weeks",
+        "duration_weeks": 6,
+        "total_duration": "9 hours",
+        "session_count": 6,
+        "lesson_count": 20,
+        "price_cents": 52500,
+        "rating": Decimal("4.6"),
+        "rating_count": 9,
+        "student_count": 12,
+        "badge": None,
+        "age_days": 150,
+        "objectives": [
+            "Explain how attention and transformers work",
+            "Fine-tune a pretrained model for text classification",
+            "Build semantic search with sentence embeddings",
+            "Evaluate NLP models for accuracy and bias",
+        ],
+        "includes": STANDARD_INCLUDES,
+        "prerequisites": {
+            PrerequisiteType.required: ["Solid Python", "Working knowledge of machine learning basics"],
+            PrerequisiteType.nice_to_have: ["Experience with PyTorch", "Access to a GPU (Colab is fine)"],
+            PrerequisiteType.not_required: ["No research background needed"],
+        },
+        "audience": [
+            "ML engineers adding NLP to their toolkit",
+            "Data scientists working with text data",
+        ],
+        "tags": ["nlp", "transformers", "hugging face", "embeddings"],
+        "testimonials": [
+            ("I shipped a ticket classifier at work the week after finishing.", "Omar", "ML Engineer"),
+        ],
+        "modules": [
+            _module(
+                1,
+                "Attention and Transformers",
+                "90 min",
+                "How transformers read text.",
+                ["Tokenisation", "Self-attention", "Pretraining"],
+            ),
+            _module(
+                2,
+                "Fine-tuning for Classification",
+                "90 min",
+                "Adapting a pretrained model to your labels.",
+                ["Datasets", "Trainer API", "Learning rates"],
+                "Fine-tune a sentiment classifier.",
+            ),
+            _module(
+                3,
+                "Information Extraction",
+                "90 min",
+                "Named entities and structured extraction.",
+                ["Token classification", "Span labelling"],
+            ),
+            _module(
+                4,
+                "Embeddings and Search",
+                "90 min",
+                "Semantic search with sentence embeddings.",
+                ["Sentence transformers", "Vector indexes", "Re-ranking"],
+                "Build search over course notes.",
+            ),
+            _module(
+                5,
+                "Evaluation and Bias",
+                "90 min",
+                "Measuring quality and fairness in NLP models.",
+                ["Error analysis", "Bias probes"],
+            ),
+        ],
+    },
+    {
+        "slug": "backend-apis-with-python",
+        "title": "Backend APIs with Python",
+        "creator": "james@example.com",
+        "category": "backend-development",
+        "level": Level.intermediate,
+        "tagline": "Design, build, test and deploy a production-ready REST API with Flask and PostgreSQL.",
+        "description": (
+            "Build a real backend service from an empty folder to a deployed API. Covers API design, "
+            "databases and migrations, authentication, automated tests and deployment, with a working "
+            "engineer reviewing your code in every session."
+        ),
+        "duration": "4 weeks",
+        "duration_weeks": 4,
+        "total_duration": "6 hours",
+        "session_count": 4,
+        "lesson_count": 18,
+        "price_cents": 39900,
+        "rating": Decimal("4.8"),
+        "rating_count": 14,
+        "student_count": 21,
+        "badge": None,
+        "age_days": 180,
+        "objectives": [
+            "Design clean, consistent REST endpoints",
+            "Model data with SQLAlchemy and manage migrations",
+            "Add authentication and input validation",
+            "Write automated tests with pytest",
+            "Deploy the API to a cloud platform",
+        ],
+        "includes": [*STANDARD_INCLUDES, "Starter repository and code reviews"],
+        "prerequisites": {
+            PrerequisiteType.required: ["Comfortable with Python functions and classes", "Git installed"],
+            PrerequisiteType.nice_to_have: ["Basic SQL"],
+            PrerequisiteType.not_required: ["No web framework experience needed"],
+        },
+        "audience": [
+            "Frontend developers going full-stack",
+            "Self-taught programmers preparing for backend roles",
+            "Bootcamp graduates who want production habits",
+        ],
+        "tags": ["python", "flask", "rest api", "postgresql"],
+        "testimonials": [
+            ("James's code reviews taught me more than a year of tutorials.", "Nina", "Course Graduate"),
+        ],
+        "modules": [
+            _module(
+                1,
+                "API Design",
+                "90 min",
+                "Resources, status codes and consistent error bodies.",
+                ["REST conventions", "Versioning", "Error formats"],
+                "Design the API for a booking app.",
+            ),
+            _module(
+                2,
+                "Data and Migrations",
+                "90 min",
+                "SQLAlchemy models and Alembic migrations.",
+                ["Models", "Relationships", "Migrations"],
+                "Model bookings and run your first migration.",
+            ),
+            _module(
+                3,
+                "Auth and Validation",
+                "90 min",
+                "Tokens, permissions and validating input.",
+                ["Token auth", "Access checks", "Validation"],
+            ),
+            _module(
+                4,
+                "Testing and Deployment",
+                "90 min",
+                "pytest, CI and deploying to a PaaS.",
+                ["Fixtures", "Test databases", "Procfiles"],
+                "Deploy your API with a passing test suite.",
+            ),
+        ],
+    },
+    {
+        "slug": "docker-and-ci-cd",
+        "title": "Docker & CI/CD Pipelines",
+        "creator": "james@example.com",
+        "category": "devops",
+        "level": Level.beginner,
+        "tagline": "Containerise an app and ship it automatically on every push, with confidence.",
+        "description": (
+            "A hands-on introduction to modern delivery. You will package an application with Docker, run it "
+            "locally with Compose, and build a CI/CD pipeline that tests and deploys it on every push."
+        ),
+        "duration": "3 weeks",
+        "duration_weeks": 3,
+        "total_duration": "4.5 hours",
+        "session_count": 3,
+        "lesson_count": 12,
+        "price_cents": 34900,
+        "rating": Decimal("4.7"),
+        "rating_count": 19,
+        "student_count": 26,
+        "badge": Badge.featured,
+        "age_days": 120,
+        "objectives": [
+            "Write Dockerfiles for small, secure images",
+            "Run multi-service apps with Docker Compose",
+            "Build a CI pipeline that runs tests on every push",
+            "Deploy automatically when the main branch changes",
+        ],
+        "includes": STANDARD_INCLUDES,
+        "prerequisites": {
+            PrerequisiteType.required: ["A GitHub account", "Computer that can run Docker Desktop"],
+            PrerequisiteType.nice_to_have: ["Some command-line experience"],
+            PrerequisiteType.not_required: ["No prior DevOps experience"],
+        },
+        "audience": ["Developers tired of 'works on my machine'", "Career switchers heading into DevOps"],
+        "tags": ["docker", "ci/cd", "github actions", "devops"],
+        "testimonials": [
+            ("Our team's deploys went from a monthly ordeal to a non-event.", "Lukas", "Developer"),
+        ],
+        "modules": [
+            _module(
+                1,
+                "Containers 101",
+                "60 min",
+                "Images, containers and your first Dockerfile.",
+                ["Images vs containers", "Dockerfile basics"],
+                "Containerise a small web app.",
+            ),
+            _module(
+                1,
+                "Docker Compose",
+                "60 min",
+                "Running an app and its database together.",
+                ["Services", "Volumes", "Networks"],
+            ),
+            _module(
+                2,
+                "Continuous Integration",
+                "60 min",
+                "Running tests automatically with GitHub Actions.",
+                ["Workflows", "Caching", "Matrix builds"],
+                "Add a CI workflow to your repository.",
+            ),
+            _module(
+                3,
+                "Continuous Delivery",
+                "60 min",
+                "Deploying on merge, secrets and rollbacks.",
+                ["Deploy jobs", "Secrets", "Rollbacks"],
+                "Deploy automatically on every merge to main.",
+            ),
+        ],
+    },
+    {
+        "slug": "data-analysis-with-pandas",
+        "title": "Data Analysis with pandas",
+        "creator": "elena@example.com",
+        "category": "data-science",
+        "level": Level.beginner,
+        "tagline": "Answer real business questions with Python and pandas instead of fragile spreadsheets.",
+        "description": (
+            "Go from spreadsheet user to confident analyst. Load, clean, reshape and visualise data with "
+            "pandas, and present your findings in a clear notebook report."
+        ),
+        "duration": "4 weeks",
+        "duration_weeks": 4,
+        "total_duration": "6 hours",
+        "session_count": 4,
+        "lesson_count": 16,
+        "price_cents": 34900,
+        "rating": Decimal("4.9"),
+        "rating_count": 22,
+        "student_count": 31,
+        "badge": Badge.popular,
+        "age_days": 210,
+        "objectives": [
+            "Load data from CSV, Excel and SQL into pandas",
+            "Clean messy real-world data",
+            "Group, join and reshape data to answer questions",
+            "Visualise results and share a notebook report",
+        ],
+        "includes": [*STANDARD_INCLUDES, "Real-world practice datasets"],
+        "prerequisites": {
+            PrerequisiteType.required: ["Laptop with Python or a free Google Colab account"],
+            PrerequisiteType.nice_to_have: ["Spreadsheet experience"],
+            PrerequisiteType.not_required: ["No programming experience needed"],
+        },
+        "audience": [
+            "Analysts outgrowing spreadsheets",
+            "Business professionals who work with data",
+            "Beginners starting a path into data science",
+        ],
+        "tags": ["pandas", "python", "data analysis", "visualisation"],
+        "testimonials": [
+            ("My weekly report now takes five minutes instead of a whole afternoon.", "Nina", "Course Graduate"),
+            ("Elena explains things in a way that just clicks.", "Rahul", "Financial Analyst"),
+        ],
+        "modules": [
+            _module(
+                1,
+                "Getting Started with pandas",
+                "90 min",
+                "DataFrames, Series and loading data.",
+                ["Notebooks", "Reading CSV and Excel", "Selecting data"],
+                "Load and explore a sales dataset.",
+            ),
+            _module(
+                2,
+                "Cleaning Data",
+                "90 min",
+                "Missing values, types and duplicates.",
+                ["Missing data", "Type conversion", "String cleanup"],
+                "Clean a messy customer list.",
+            ),
+            _module(
+                3,
+                "Grouping and Joining",
+                "90 min",
+                "Aggregations, merges and pivot tables.",
+                ["groupby", "merge", "pivot_table"],
+                "Find the top products by region.",
+            ),
+            _module(
+                4,
+                "Visualising and Reporting",
+                "90 min",
+                "Charts and notebook reports that persuade.",
+                ["matplotlib", "Chart choice", "Storytelling"],
+                "Present a one-page analysis.",
+            ),
+        ],
+    },
+    {
+        # A draft: waits in Brian's activation queue.
+        "slug": "sql-for-business-analysts",
+        "title": "SQL for Business Analysts",
+        "creator": "elena@example.com",
+        "category": "business-analytics",
+        "level": Level.beginner,
+        "is_active": False,
+        "tagline": "Query your company's data yourself: SQL from first SELECT to window functions.",
+        "description": (
+            "Stop waiting on the data team. Learn to write SQL queries that answer everyday business "
+            "questions, from simple filters to joins, aggregations and window functions."
+        ),
+        "duration": "3 weeks",
+        "duration_weeks": 3,
+        "total_duration": "4.5 hours",
+        "session_count": 3,
+        "lesson_count": 12,
+        "price_cents": 24900,
+        "rating": None,
+        "rating_count": 0,
+        "student_count": 0,
+        "badge": None,
+        "age_days": 3,
+        "objectives": [
+            "Write SELECT queries with filters and sorting",
+            "Join tables to combine data",
+            "Summarise data with GROUP BY",
+            "Use window functions for rankings and running totals",
+        ],
+        "includes": STANDARD_INCLUDES,
+        "prerequisites": {
+            PrerequisiteType.required: ["A laptop with a web browser"],
+            PrerequisiteType.not_required: ["No programming or database experience needed"],
+        },
+        "audience": ["Business analysts and managers who depend on data", "Spreadsheet power users"],
+        "tags": ["sql", "analytics", "databases"],
+        "testimonials": [
+            ("The pilot session made joins finally make sense.", "Grace", "Pilot Student"),
+        ],
+        "modules": [
+            _module(1, "First Queries", "60 min", "SELECT, WHERE and ORDER BY.", ["Tables", "Filtering", "Sorting"]),
+            _module(1, "Aggregations", "60 min", "COUNT, SUM and GROUP BY.", ["Aggregate functions", "HAVING"]),
+            _module(2, "Joins", "60 min", "Combining tables.", ["Inner joins", "Left joins", "Keys"]),
+            _module(3, "Window Functions", "60 min", "Rankings and running totals.", ["OVER", "PARTITION BY"]),
+        ],
+    },
+]
+
+# Who may teach what. Days are counted back from `now`.
+STUDENT_TEACHERS = [
+    {
+        "user": "marcus@example.com",
+        "course": "intro-to-claude-code",
+        "certified_days_ago": 60,
+        "students_taught": 12,
+        "recommended_by": "gabriel@example.com",
+        "mastery_days_ago": 72,
+    },
+    {
+        "user": "aisha@example.com",
+        "course": "intro-to-claude-code",
+        "certified_days_ago": 30,
+        "students_taught": 3,
+        "recommended_by": "marcus@example.com",
+        "mastery_days_ago": 42,
+    },
+    {
+        "user": "diego@example.com",
+        "course": "practical-machine-learning",
+        "certified_days_ago": 90,
+        "students_taught": 5,
+        "recommended_by": "priya@example.com",
+        "mastery_days_ago": 105,
+    },
+]
+
+# "teacher" is the S-T (None: taught by the creator); "done_days_ago" marks modules complete, in order.
+# Completed enrollments have every module complete.
+ENROLLMENTS = [
+    {
+        "student": "sarah@example.com",
+        "course": "intro-to-claude-code",
+        "teacher": "marcus@example.com",
+        "status": EnrollmentStatus.in_progress,
+        "enrolled_days_ago": 10,
+        "done_days_ago": [8, 8, 7],
+    },
+    {
+        "student": "marcus@example.com",
+        "course": "intro-to-claude-code",
+        "teacher": None,
+        "status": EnrollmentStatus.completed,
+        "enrolled_days_ago": 120,
+        "completed_days_ago": 75,
+    },
+    {
+        "student": "aisha@example.com",
+        "course": "intro-to-claude-code",
+        "teacher": "marcus@example.com",
+        "status": EnrollmentStatus.completed,
+        "enrolled_days_ago": 70,
+        "completed_days_ago": 45,
+    },
+    {
+        "student": "diego@example.com",
+        "course": "practical-machine-learning",
+        "teacher": None,
+        "status": EnrollmentStatus.completed,
+        "enrolled_days_ago": 160,
+        "completed_days_ago": 110,
+    },
+    {
+        "student": "tom@example.com",
+        "course": "practical-machine-learning",
+        "teacher": "diego@example.com",
+        "status": EnrollmentStatus.in_progress,
+        "enrolled_days_ago": 20,
+        "done_days_ago": [15, 9],
+    },
+    {
+        "student": "nina@example.com",
+        "course": "data-analysis-with-pandas",
+        "teacher": None,
+        "status": EnrollmentStatus.completed,
+        "enrolled_days_ago": 60,
+        "completed_days_ago": 35,
+    },
+    {
+        "student": "nina@example.com",
+        "course": "backend-apis-with-python",
+        "teacher": None,
+        "status": EnrollmentStatus.enrolled,
+        "enrolled_days_ago": 3,
+    },
+]
+
+_USER_CHILDREN = ("qualifications", "expertise", "interests", "joined_days_ago")
+_COURSE_CHILDREN = (
+    "creator",
+    "category",
+    "age_days",
+    "objectives",
+    "includes",
+    "prerequisites",
+    "audience",
+    "tags",
+    "testimonials",
+    "modules",
+)
+
+
+def _category(name: str, slug: str, order: int) -> Category:
+    category = db.session.scalar(sa.select(Category).where(Category.slug == slug))
+    if category is None:
+        category = Category(name=name, slug=slug, display_order=order)
+        db.session.add(category)
+    return category
+
+
+def _user(data: dict, *, password_hash: str, now: datetime) -> User:
+    user = db.session.scalar(sa.select(User).where(User.email == data["email"]))
+    if user is not None:
+        return user
+    fields = {k: v for k, v in data.items() if k not in _USER_CHILDREN}
+    user = User(
+        **fields,
+        password_hash=password_hash,
+        email_verified=True,
+        created_at=now - timedelta(days=data["joined_days_ago"]),
+        qualifications=[
+            UserQualification(sentence=s, display_order=i) for i, s in enumerate(data.get("qualifications", []))
+        ],
+        expertise=[UserExpertise(tag=t) for t in data.get("expertise", [])],
+        interests=[UserInterest(tag=t) for t in data.get("interests", [])],
+    )
+    db.session.add(user)
+    return user
+
+
+def _course(data: dict, *, creator: User, category: Category, now: datetime) -> Course:
+    course = db.session.scalar(sa.select(Course).where(Course.slug == data["slug"]))
+    if course is not None:
+        return course
+    created_at = now - timedelta(days=data["age_days"])
+    fields = {k: v for k, v in data.items() if k not in _COURSE_CHILDREN}
+    fields.setdefault("is_active", True)
+    course = Course(
+        **fields,
+        creator=creator,
+        category=category,
+        module_count=len(data["modules"]),
+        format="Live 1-on-1 sessions",
+        currency="USD",
+        certificate_name="Certificate of Completion",
+        thumbnail_url=None,
+        is_retired=False,
+        created_at=created_at,
+        objectives=[CourseObjective(objective=o, display_order=i) for i, o in enumerate(data["objectives"])],
+        includes=[CourseInclude(item=item, display_order=i) for i, item in enumerate(data["includes"])],
+        prerequisites=[  # numbered across types, so the order also groups them
+            CoursePrerequisite(type=kind, content=content, display_order=i)
+            for i, (kind, content) in enumerate(
+                (kind, content) for kind, contents in data["prerequisites"].items() for content in contents
+            )
+        ],
+        target_audience=[CourseTargetAudience(description=d, display_order=i) for i, d in enumerate(data["audience"])],
+        tags=[CourseTag(tag=t) for t in data["tags"]],
+        testimonials=[
+            CourseTestimonial(
+                quote=quote,
+                student_name=name,
+                student_role=role,
+                is_featured=True,
+                created_at=created_at + timedelta(days=30 + 7 * i),
+            )
+            for i, (quote, name, role) in enumerate(data["testimonials"])
+        ],
+        modules=[Module(**m, module_order=i + 1) for i, m in enumerate(data["modules"])],
+        features=PeerloopFeatures(teacher_commission=70),
+    )
+    db.session.add(course)
+    return course
+
+
+def _student_teacher(data: dict, *, user: User, course: Course, recommender: User, now: datetime) -> StudentTeacher:
+    st = db.session.scalar(
+        sa.select(StudentTeacher).where(StudentTeacher.user_id == user.id, StudentTeacher.course_id == course.id)
+    )
+    if st is None:
+        certified_at = now - timedelta(days=data["certified_days_ago"])
+        st = StudentTeacher(
+            user_id=user.id,
+            course_id=course.id,
+            certified_date=certified_at.date(),
+            students_taught=data["students_taught"],
+            is_active=True,
+            approved_by=course.creator_id,
+            created_at=certified_at,
+        )
+        db.session.add(st)
+    # Certified for mastery first (recommended by whoever taught them), then approved to teach.
+    _certificate(user, course, CertificateType.mastery, now - timedelta(days=data["mastery_days_ago"]), recommender)
+    _certificate(user, course, CertificateType.teaching, now - timedelta(days=data["certified_days_ago"]), recommender)
+    return st
+
+
+def _certificate(user: User, course: Course, kind: CertificateType, issued_at: datetime, recommender: User) -> None:
+    exists = db.session.scalar(
+        sa.select(Certificate.id).where(
+            Certificate.user_id == user.id, Certificate.course_id == course.id, Certificate.type == kind
+        )
+    )
+    if exists is None:
+        db.session.add(
+            Certificate(
+                user_id=user.id,
+                course_id=course.id,
+                type=kind,
+                issued_at=issued_at,
+                issued_by=course.creator_id,
+                recommended_by=recommender.id,
+            )
+        )
+
+
+def _enrollment(data: dict, *, student: User, course: Course, teacher: User | None, now: datetime) -> Enrollment:
+    enrollment = db.session.scalars(
+        sa.select(Enrollment)
+        .where(Enrollment.student_id == student.id, Enrollment.course_id == course.id)
+        .order_by(Enrollment.enrolled_at.desc())
+    ).first()
+    if enrollment is not None:
+        return enrollment
+    enrolled_at = now - timedelta(days=data["enrolled_days_ago"])
+    completed_at = now - timedelta(days=data["completed_days_ago"]) if "completed_days_ago" in data else None
+    modules = sorted(course.modules, key=lambda m: m.module_order)
+    if completed_at is not None:  # every module done, spread evenly up to the completion date
+        step = (completed_at - enrolled_at) / len(modules)
+        done_at = [enrolled_at + step * (i + 1) for i in range(len(modules))]
+    else:
+        done_at = [now - timedelta(days=d) for d in data.get("done_days_ago", [])]
+    enrollment = Enrollment(
+        student_id=student.id,
+        course_id=course.id,
+        student_teacher_id=teacher.id if teacher else None,
+        status=data["status"],
+        # What was bought is snapshotted from the course.
+        price_cents=course.price_cents,
+        currency=course.currency,
+        session_count=course.session_count or 0,
+        enrolled_at=enrolled_at,
+        completed_at=completed_at,
+        created_at=enrolled_at,
+        progress=[
+            ModuleProgress(module_id=module.id, is_complete=True, completed_at=at)
+            for module, at in zip(modules, done_at, strict=False)
+        ],
+    )
+    db.session.add(enrollment)
+    return enrollment
+
+
+def load_demo(*, now: datetime) -> str:
+    """Create whatever demo rows are missing, commit once, and say what the demo holds."""
+    emails = [u["email"] for u in USERS]
+    existing = set(db.session.scalars(sa.select(User.email).where(User.email.in_(emails))))
+    # Hashing is slow: once for everyone, and only when someone is new.
+    password_hash = hash_password(DEMO_PASSWORD) if existing != set(emails) else ""
+
+    categories = {slug: _category(name, slug, order) for order, (name, slug) in enumerate(CATEGORIES, start=1)}
+    users = {u["email"]: _user(u, password_hash=password_hash, now=now) for u in USERS}
+    courses = {
+        c["slug"]: _course(c, creator=users[c["creator"]], category=categories[c["category"]], now=now) for c in COURSES
+    }
+    db.session.flush()  # ids for the rows below
+
+    for st in STUDENT_TEACHERS:
+        _student_teacher(
+            st,
+            user=users[st["user"]],
+            course=courses[st["course"]],
+            recommender=users[st["recommended_by"]],
+            now=now,
+        )
+    for e in ENROLLMENTS:
+        _enrollment(
+            e,
+            student=users[e["student"]],
+            course=courses[e["course"]],
+            teacher=users[e["teacher"]] if e["teacher"] else None,
+            now=now,
+        )
+    db.session.commit()
+
+    drafts = sum(1 for c in COURSES if c.get("is_active") is False)
+    return (
+        f"{len(users)} users, {len(courses)} courses ({drafts} draft), {len(categories)} categories, "
+        f"{len(STUDENT_TEACHERS)} student-teachers, {2 * len(STUDENT_TEACHERS)} certificates, "
+        f"{len(ENROLLMENTS)} enrollments"
+    )

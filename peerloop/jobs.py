@@ -1,0 +1,90 @@
+"""Background jobs: RQ when REDIS_URL is set, inline otherwise.
+
+Jobs take ids, not objects, and are enqueued as function objects. Enqueue only
+after the transaction that made the rows they read has committed.
+
+Inline mode still goes through RQ (``is_async=False`` on fakeredis), so job
+arguments are serialised exactly as in production. A failed inline job does
+not raise into the caller: its error is recorded as a ``FailedJob`` row, which
+the console lists.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime
+
+import fakeredis
+import sqlalchemy as sa
+from flask import Flask, current_app
+from redis import Redis
+from rq import Queue
+from sqlalchemy.orm import Mapped, mapped_column
+
+from peerloop.db import CreatedAt, UTCDateTime, UUIDPrimaryKey
+from peerloop.extensions import db
+
+log = logging.getLogger(__name__)
+
+
+class FailedJob(UUIDPrimaryKey, CreatedAt, db.Model):
+    """A job that raised when run inline. (Under RQ, its failed-job registry holds these.)"""
+
+    __tablename__ = "failed_jobs"
+
+    func_name: Mapped[str] = mapped_column(sa.String(200))
+    args: Mapped[str] = mapped_column(sa.Text)
+    error: Mapped[str] = mapped_column(sa.Text)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+def init_app(app: Flask) -> None:
+    if app.config.get("REDIS_URL"):
+        connection = Redis.from_url(app.config["REDIS_URL"])
+        app.extensions["rq_queue"] = Queue(app.config["RQ_QUEUE"], connection=connection)
+    else:
+        connection = fakeredis.FakeStrictRedis(server=fakeredis.FakeServer())
+        app.extensions["rq_queue"] = Queue(app.config["RQ_QUEUE"], connection=connection, is_async=False)
+
+
+def queue() -> Queue:
+    return current_app.extensions["rq_queue"]
+
+
+def _stringify(args: tuple) -> tuple:
+    # UUIDs pickle fine, but strings keep RQ's job descriptions readable.
+    return tuple(str(a) if isinstance(a, uuid.UUID) else a for a in args)
+
+
+def enqueue(func, *args, **kwargs):
+    """Run ``func(*args)`` as a job. Call it after committing."""
+    args = _stringify(args)
+    q = queue()
+    job = q.enqueue(func, *args, **kwargs)
+    if not q.is_async and job.is_failed:
+        result = job.latest_result()
+        error = result.exc_string if result is not None else "unknown error"
+        log.error("inline job %s%r failed:\n%s", job.func_name, args, error)
+        db.session.rollback()
+        db.session.add(FailedJob(func_name=job.func_name, args=repr(args), error=error))
+        db.session.commit()
+    return job
+
+
+def in_app_context(func):
+    """Decorate a job so it runs inside an app context (an RQ worker has none)."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from flask import has_app_context
+
+        if has_app_context():
+            return func(*args, **kwargs)
+        from peerloop import create_app
+
+        with create_app().app_context():
+            return func(*args, **kwargs)
+
+    return wrapper

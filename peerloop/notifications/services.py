@@ -1,0 +1,187 @@
+"""Notify people: an in-app notification and, when wanted, an email.
+
+Every feature notifies through ``notify``. Emails are written to the outbox
+table in the same transaction, then delivered by a job.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask import current_app, render_template
+
+from peerloop import jobs
+from peerloop.accounts.models import User
+from peerloop.db import utcnow
+from peerloop.extensions import db
+from peerloop.notifications.interfaces import Attachment, EmailDeliveryError, EmailMessage, EmailSender
+from peerloop.notifications.models import EmailStatus, Notification, OutboundEmail
+from peerloop.notifications.outbox import OutboxSender
+from peerloop.notifications.resend import ResendSender
+from peerloop.notifications.smtp import SmtpSender
+
+MAX_EMAIL_ATTEMPTS = 5
+
+
+def email_sender() -> EmailSender:
+    backend = current_app.config["EMAIL_BACKEND"]
+    if backend == "outbox":
+        return OutboxSender()
+    if backend == "smtp":
+        return SmtpSender(current_app.config["SMTP_URL"])
+    if backend == "resend":
+        return ResendSender(current_app.config["RESEND_API_KEY"])
+    raise ValueError(f"unknown EMAIL_BACKEND {backend!r}")
+
+
+def queue_email(
+    *,
+    to: str,
+    template: str,
+    context: dict,
+    idempotency_key: str,
+    user_id: uuid.UUID | None = None,
+    attachments: list[Attachment] | None = None,
+) -> OutboundEmail:
+    """Render ``templates/email/<template>.{txt,html}`` into an outbox row (not committed).
+
+    The first line of the text template, after ``Subject:``, is the subject.
+    A second call with the same idempotency key returns the first row.
+    """
+    existing = db.session.scalar(sa.select(OutboundEmail).filter_by(idempotency_key=idempotency_key))
+    if existing is not None:
+        return existing
+    context = {"site_name": current_app.config["SITE_NAME"], **context}
+    text = render_template(f"email/{template}.txt", **context)
+    subject_line, _, text_body = text.partition("\n")
+    subject = subject_line.removeprefix("Subject:").strip()
+    html = render_template(f"email/{template}.html", subject=subject, **context)
+    email = OutboundEmail(
+        user_id=user_id,
+        to_address=to,
+        subject=subject,
+        text_body=text_body.strip() + "\n",
+        html_body=html,
+        attachments=[a.__dict__ for a in attachments or []],
+        idempotency_key=idempotency_key,
+    )
+    db.session.add(email)
+    return email
+
+
+def send_queued_email(email_id: uuid.UUID | str) -> str:
+    """Deliver one outbox row. Idempotent: a sent email is not sent again."""
+    email = db.session.get(OutboundEmail, uuid.UUID(str(email_id)))
+    if email is None:
+        return "missing"
+    if email.status == EmailStatus.sent:
+        return "already sent"
+    sender = email_sender()
+    message = EmailMessage(
+        to=email.to_address,
+        subject=email.subject,
+        text=email.text_body,
+        html=email.html_body,
+        sender=current_app.config["MAIL_FROM"],
+        idempotency_key=email.idempotency_key,
+        attachments=tuple(Attachment(**a) for a in email.attachments or []),
+    )
+    email.attempts += 1
+    email.backend = sender.name
+    try:
+        email.provider_message_id = sender.send(message)
+    except EmailDeliveryError as exc:
+        email.last_error = str(exc)
+        if email.attempts >= MAX_EMAIL_ATTEMPTS:
+            email.status = EmailStatus.failed
+        db.session.commit()
+        return "failed"
+    email.status = EmailStatus.sent
+    email.sent_at = utcnow()
+    email.last_error = None
+    db.session.commit()
+    return "sent"
+
+
+def notify(
+    user: User,
+    kind: str,
+    *,
+    title: str,
+    body: str,
+    action_url: str | None = None,
+    email_template: str | None = None,
+    email_context: dict | None = None,
+    attachments: list[Attachment] | None = None,
+    now: datetime | None = None,
+) -> Notification:
+    """Tell ``user`` something: a bell notification, plus an email when a template is given.
+
+    Owns its transaction: call it after the use case that caused it has committed.
+    """
+    now = now or utcnow()
+    notification = Notification(
+        user_id=user.id, type=kind, title=title, body=body, action_url=action_url, created_at=now
+    )
+    db.session.add(notification)
+    db.session.flush()
+    email = None
+    if email_template and user.deleted_at is None:
+        email = queue_email(
+            to=user.email,
+            template=email_template,
+            context={"user": user, "title": title, "body": body, "action_url": action_url, **(email_context or {})},
+            idempotency_key=f"notification:{notification.id}",
+            user_id=user.id,
+            attachments=attachments,
+        )
+    db.session.commit()
+    if email is not None:
+        jobs.enqueue(send_email_job, email.id)
+    return notification
+
+
+def send_email_job(email_id: str) -> str:
+    return send_queued_email(email_id)
+
+
+def unread_count(user_id: uuid.UUID) -> int:
+    return db.session.scalar(
+        sa.select(sa.func.count()).select_from(Notification).filter_by(user_id=user_id, is_read=False)
+    )
+
+
+def recent(user_id: uuid.UUID, limit: int = 5) -> list[Notification]:
+    return list(
+        db.session.scalars(
+            sa.select(Notification)
+            .filter_by(user_id=user_id)
+            .order_by(Notification.created_at.desc(), Notification.id)
+            .limit(limit)
+        )
+    )
+
+
+def list_page(user_id: uuid.UUID, page: int, per_page: int) -> tuple[list[Notification], int]:
+    query = sa.select(Notification).filter_by(user_id=user_id)
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
+    items = db.session.scalars(
+        query.order_by(Notification.created_at.desc(), Notification.id).offset((page - 1) * per_page).limit(per_page)
+    )
+    return list(items), total
+
+
+def mark_read(user_id: uuid.UUID, ids: list[uuid.UUID] | None, *, now: datetime) -> int:
+    """Mark the user's notifications read: the given ids, or all of them. Returns how many changed."""
+    stmt = (
+        sa.update(Notification)
+        .where(Notification.user_id == user_id, Notification.is_read.is_(False))
+        .values(is_read=True, read_at=now)
+    )
+    if ids is not None:
+        stmt = stmt.where(Notification.id.in_(ids))
+    count = db.session.execute(stmt).rowcount
+    db.session.commit()
+    return count
