@@ -11,6 +11,7 @@ import re
 from datetime import UTC, datetime
 
 import pytest
+from flask.testing import FlaskClient
 from redis import Redis
 
 from peerloop import create_app
@@ -47,15 +48,34 @@ def base_config(tmp_path_factory) -> dict:
     return config
 
 
+class IsolatedClient(FlaskClient):
+    """A test client whose every request gets a fresh app context.
+
+    Flask reuses an app context that is already pushed (the test's own), which
+    would carry ``g`` (the logged-in user, rate-limit state) from one request to
+    the next. Production requests never share ``g``; neither do these.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            response = super().open(*args, **kwargs)
+            # Flask re-pushes the request's contexts after a test request; drop
+            # them before our own context is popped.
+            self._context_stack.close()
+        return response
+
+
 @pytest.fixture(scope="session")
 def app(tmp_path_factory):
     app = create_app(base_config(tmp_path_factory))
+    app.test_client_class = IsolatedClient
     if TEST_REDIS_URL:
         Redis.from_url(TEST_REDIS_URL).flushdb()
     with app.app_context():
         db.drop_all()
         db.create_all()
-        yield app
+    yield app
+    with app.app_context():
         db.session.remove()
         db.drop_all()
         db.engine.dispose()
@@ -72,6 +92,8 @@ def _isolated_database(request, app):
     if request.node.get_closest_marker("e2e"):
         yield
         return
+    context = app.app_context()
+    context.push()
     connection = db.engine.connect()
     outer = connection.begin()
     engines = db._app_engines[app]
@@ -82,6 +104,9 @@ def _isolated_database(request, app):
     db.session.remove()
     factory.configure(join_transaction_mode="create_savepoint")
     limiter.reset()
+    queue = app.extensions["rq_queue"]
+    if queue.is_async:
+        queue.empty()  # jobs left by an earlier test point at rolled-back rows
     try:
         yield
     finally:
@@ -91,12 +116,12 @@ def _isolated_database(request, app):
         engines[None] = real_engine
         outer.rollback()
         connection.close()
+        context.pop()
 
 
 @pytest.fixture
 def client(app):
-    with app.test_client() as client:
-        yield client
+    return app.test_client()
 
 
 @pytest.fixture

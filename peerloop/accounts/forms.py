@@ -6,6 +6,7 @@ import zoneinfo
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from peerloop.accounts.passwords import MAX_PASSWORD_LENGTH
@@ -61,7 +62,7 @@ class ProfileForm(FlaskForm):
     bio = TextAreaField("Bio", validators=[Optional(), Length(max=2000)])
     avatar_url = StringField("Avatar URL", validators=[Optional(), Length(max=500)])
     website = StringField("Website", validators=[Optional(), Length(max=500)])
-    timezone = SelectField("Time zone", choices=[(z, z) for z in COMMON_ZONES])
+    timezone = SelectField("Time zone", choices=[SelectChoice(z) for z in COMMON_ZONES])
     interests = StringField(
         "Interests", validators=[Optional(), Length(max=600)], description="Comma separated, up to 10."
     )

@@ -13,6 +13,8 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from peerloop.accounts.access import has_role, login_url_for_current_request
+from peerloop.db import parse_uuid
+from peerloop.extensions import db
 
 
 class RoleGate:
@@ -36,3 +38,11 @@ class SecureModelView(RoleGate, ModelView):
     page_size = 20
     can_view_details = True
     can_set_page_size = True
+    # The built-in bulk delete passes ids as strings the UUID column refuses;
+    # deleting is rare enough to do one row at a time.
+    action_disallowed_list = ["delete"]
+
+    def get_one(self, id):
+        """The row with this id, or None for ids that are not UUIDs (Flask-Admin then says so)."""
+        uid = parse_uuid(id)
+        return db.session.get(self.model, uid) if uid else None

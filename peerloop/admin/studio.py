@@ -39,7 +39,7 @@ class StudioHome(SecureIndexView):
 
 
 class OrderedInline(InlineFormAdmin):
-    form_excluded_columns = ["id", "course"]
+    form_excluded_columns = ["course"]
 
 
 class ModuleInline(InlineFormAdmin):
