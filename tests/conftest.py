@@ -89,7 +89,7 @@ def _isolated_database(request, app):
 
     Services commit as usual: their commits release SAVEPOINTs inside it.
     """
-    if request.node.get_closest_marker("e2e"):
+    if request.node.get_closest_marker("e2e") or request.node.get_closest_marker("committed"):
         yield
         return
     context = app.app_context()

@@ -209,7 +209,21 @@ def signup(
     email_row = _queue_verification(user, user.email, now)
     db.session.commit()
     jobs.enqueue(_send_email_job(), email_row.id)
+    _welcome(user, now)
     return user
+
+
+def _welcome(user: User, now: datetime) -> None:
+    from peerloop.notifications.services import notify
+
+    notify(
+        user,
+        "account.welcome",
+        title="Welcome to PeerLoop",
+        body="Find a course, pick a Student-Teacher whose times suit you, and learn 1-on-1.",
+        action_url=url_for("catalog.courses"),
+        now=now,
+    )
 
 
 def _send_email_job():

@@ -30,7 +30,7 @@ def course(id_or_slug: str):
 
 @bp.get("/courses/<id_or_slug>/sts")
 def course_teachers(id_or_slug: str):
-    course = services.get_course(id_or_slug, viewer=current_user)
+    course = services.get_course(id_or_slug, viewer=current_user, with_details=False)
     if course is None:
         raise NotFound("No such course.")
     cards = services.course_teachers(course)

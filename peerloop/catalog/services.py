@@ -131,22 +131,26 @@ def categories() -> list[Category]:
     return list(db.session.scalars(sa.select(Category).order_by(Category.display_order, Category.name)))
 
 
-def get_course(id_or_slug: str, *, viewer=None) -> Course | None:
-    """A course with everything its page shows, or None.
+def get_course(id_or_slug: str, *, viewer=None, with_details: bool = True) -> Course | None:
+    """A course (with everything its page shows, unless ``with_details`` is False), or None.
 
     Drafts and retired courses are visible to their creator and admins only.
     """
     options = (
-        joinedload(Course.creator).selectinload(User.qualifications),
-        joinedload(Course.category),
-        joinedload(Course.features),
-        selectinload(Course.tags),
-        selectinload(Course.objectives),
-        selectinload(Course.includes),
-        selectinload(Course.prerequisites),
-        selectinload(Course.target_audience),
-        selectinload(Course.testimonials),
-        selectinload(Course.modules),
+        ()
+        if not with_details
+        else (
+            joinedload(Course.creator).selectinload(User.qualifications),
+            joinedload(Course.category),
+            joinedload(Course.features),
+            selectinload(Course.tags),
+            selectinload(Course.objectives),
+            selectinload(Course.includes),
+            selectinload(Course.prerequisites),
+            selectinload(Course.target_audience),
+            selectinload(Course.testimonials),
+            selectinload(Course.modules),
+        )
     )
     course_id = parse_uuid(id_or_slug)
     condition = Course.id == course_id if course_id else Course.slug == str(id_or_slug).strip().lower()

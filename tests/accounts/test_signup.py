@@ -121,3 +121,11 @@ def test_api_signup_rejects_malformed_bodies(client, payload):
 def test_terms_and_refund_pages_exist(client):
     assert "Terms of service" in client.get("/terms").get_data(as_text=True)
     assert "Refund policy" in client.get("/refund-policy").get_data(as_text=True)
+
+
+def test_signup_rings_the_bell_with_a_welcome(client):
+    from peerloop.notifications.models import Notification
+
+    client.post("/api/auth/signup", json=GOOD)
+    note = db.session.scalar(sa.select(Notification))
+    assert note.type == "account.welcome" and note.action_url == "/courses"
