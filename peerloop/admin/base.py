@@ -11,6 +11,7 @@ from flask_admin import AdminIndexView
 from flask_admin.contrib.sqla import ModelView
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from flask_wtf.form import _Auto
 
 from peerloop.accounts.access import has_role, login_url_for_current_request
 from peerloop.db import parse_uuid
@@ -33,8 +34,20 @@ class SecureIndexView(RoleGate, AdminIndexView):
     pass
 
 
+class ConsoleForm(FlaskForm):
+    """FlaskForm (so global CSRF accepts it) that remembers the object it edits.
+
+    Flask-Admin's Unique validator lets a row keep its own value only when
+    ``form._obj`` is that row; its own BaseForm sets it, FlaskForm does not.
+    """
+
+    def __init__(self, formdata=_Auto, obj=None, **kwargs):
+        self._obj = obj
+        super().__init__(formdata, obj=obj, **kwargs)
+
+
 class SecureModelView(RoleGate, ModelView):
-    form_base_class = FlaskForm
+    form_base_class = ConsoleForm
     page_size = 20
     can_view_details = True
     can_set_page_size = True

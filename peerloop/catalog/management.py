@@ -20,6 +20,19 @@ CURRENCIES = {"USD", "EUR", "GBP", "CAD", "AUD"}
 MAX_PRICE_CENTS = 10_000_00
 
 
+def _slug_taken(model, slug: str, own_id) -> bool:
+    """Whether another row of ``model`` has this slug.
+
+    No autoflush: the row being validated may be pending (its id not yet set)
+    and must not be written, or found, by this very check.
+    """
+    query = sa.select(model.id).where(model.slug == slug)
+    if own_id is not None:
+        query = query.where(model.id != own_id)
+    with db.session.no_autoflush:
+        return db.session.scalar(query.limit(1)) is not None
+
+
 def validate_course_fields(course: Course) -> None:
     """Check a course edited in a console before it is saved.
 
@@ -32,10 +45,8 @@ def validate_course_fields(course: Course) -> None:
         fields["title"] = "Enter a title."
     if not SLUG_RE.match(course.slug) or len(course.slug) > 200:
         fields["slug"] = "Use lower-case letters, numbers and single hyphens."
-    else:
-        clash = db.session.scalar(sa.select(Course.id).where(Course.slug == course.slug, Course.id != course.id))
-        if clash is not None:
-            fields["slug"] = "Another course already uses that slug."
+    elif _slug_taken(Course, course.slug, course.id):
+        fields["slug"] = "Another course already uses that slug."
     if course.price_cents is None or not 0 <= course.price_cents <= MAX_PRICE_CENTS:
         fields["price_cents"] = "Enter a price in cents between 0 and 1,000,000."
     course.currency = (course.currency or "USD").strip().upper()
@@ -59,7 +70,7 @@ def validate_category(category: Category) -> None:
         fields["name"] = "Enter a name."
     if not SLUG_RE.match(category.slug):
         fields["slug"] = "Use lower-case letters, numbers and single hyphens."
-    elif db.session.scalar(sa.select(Category.id).where(Category.slug == category.slug, Category.id != category.id)):
+    elif _slug_taken(Category, category.slug, category.id):
         fields["slug"] = "Another category already uses that slug."
     if fields:
         raise ValidationError(fields=fields)
