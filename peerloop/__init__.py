@@ -90,21 +90,16 @@ def register_models() -> None:
 def register_blueprints(app: Flask) -> None:
     from peerloop.accounts.api import bp as accounts_api
     from peerloop.accounts.views import bp as accounts_views
-    from peerloop.api import bp as api
+    from peerloop.api import create_blueprint as create_api_blueprint
     from peerloop.catalog.api import bp as catalog_api
     from peerloop.catalog.views import bp as catalog_views
-    from peerloop.extensions import csrf
     from peerloop.notifications.api import bp as notifications_api
     from peerloop.notifications.views import bp as notifications_views
 
     app.register_blueprint(catalog_views)
     app.register_blueprint(accounts_views)
     app.register_blueprint(notifications_views)
-    for sub in (accounts_api, catalog_api, notifications_api):
-        # The API checks CSRF itself (bearer tokens need none): see peerloop/api.py.
-        csrf.exempt(sub)
-        api.register_blueprint(sub)
-    app.register_blueprint(api)
+    app.register_blueprint(create_api_blueprint(accounts_api, catalog_api, notifications_api))
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -15,13 +15,24 @@ from peerloop.accounts.access import bearer_token
 from peerloop.errors import Unauthorized, ValidationError
 from peerloop.extensions import csrf
 
-bp = Blueprint("api", __name__, url_prefix="/api")
-csrf.exempt(bp)
-
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
-@bp.before_request
+def create_blueprint(*parts: Blueprint) -> Blueprint:
+    """The /api blueprint holding the domain API blueprints, made anew for each app.
+
+    (A blueprint that has been registered cannot take more children, so a
+    module-level parent would allow only one app per process.)
+    """
+    api = Blueprint("api", __name__, url_prefix="/api")
+    api.before_request(check_auth_and_csrf)
+    for part in parts:
+        csrf.exempt(part)  # checked by check_auth_and_csrf instead
+        api.register_blueprint(part)
+    csrf.exempt(api)
+    return api
+
+
 def check_auth_and_csrf():
     token = bearer_token()
     if token:

@@ -421,6 +421,17 @@ def request_password_reset(email: str, *, now: datetime) -> None:
     jobs.enqueue(_send_email_job(), email_row.id)
 
 
+def reset_link_is_live(raw_token: str, *, now: datetime) -> bool:
+    """Whether a reset link can still be used (checked before showing its form)."""
+    token = db.session.scalar(
+        sa.select(AccountToken).where(
+            AccountToken.token_hash == _digest(raw_token or ""),
+            AccountToken.purpose == AccountTokenPurpose.reset_password,
+        )
+    )
+    return token is not None and token.used_at is None and token.expires_at > now
+
+
 def reset_password(raw_token: str, new_password: str, *, now: datetime) -> User:
     """Set a new password from a reset link; ends every session and API token.
 

@@ -119,6 +119,9 @@ def forgot_password():
 @reset_limits
 def reset_password(token: str):
     form = forms.ResetPasswordForm()
+    if request.method == "GET" and not services.reset_link_is_live(token, now=utcnow()):
+        flash("This link has expired or was already used. Ask for a new one.", "error")
+        return redirect(url_for("accounts.forgot_password"))
     if form.validate_on_submit():
         try:
             services.reset_password(token, form.password.data, now=utcnow())

@@ -292,3 +292,14 @@ def test_cookie_authenticated_api_writes_need_the_csrf_header(client, make, logi
     assert refused.get_json()["error"]["code"] == "csrf_failed"
     token = csrf_from(client.get("/settings").get_data(as_text=True))
     assert client.post("/api/notifications/read", json={}, headers={"X-CSRFToken": token}).status_code == 200
+
+
+def test_opening_a_used_reset_link_goes_to_the_forgot_page(client, make):
+    user = make.user()
+    client.post("/api/auth/password-reset", json={"email": user.email})
+    link = last_link_to(user.email)
+    assert client.get(link).status_code == 200
+    client.post("/api/auth/password-reset/confirm", json={"token": token_from(link), "password": "new pass phrase"})
+    response = client.get(link)
+    assert response.headers["Location"] == "/forgot-password"
+    assert client.get("/reset-password/not-a-token").headers["Location"] == "/forgot-password"

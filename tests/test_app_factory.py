@@ -1,0 +1,85 @@
+"""The factory builds independent apps: tests, the e2e live server and the CLI may share a process."""
+
+from __future__ import annotations
+
+import pytest
+
+from config import ConfigError, from_env
+from peerloop import create_app
+from peerloop.extensions import db, limiter
+
+
+def test_create_app_builds_another_app_in_the_same_process(app, tmp_path):
+    enabled = limiter.enabled
+    other = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "another",
+            "REDIS_URL": None,
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'another.db'}",
+        }
+    )
+    try:
+        rules = {rule.rule for rule in other.url_map.iter_rules()}
+        assert {"/api/courses", "/admin/", "/studio/"} <= rules
+        assert other.extensions["rq_queue"] is not app.extensions["rq_queue"]
+    finally:
+        limiter.enabled = enabled
+        with other.app_context():
+            db.engine.dispose()
+
+
+def test_no_configuration_gives_the_embedded_defaults():
+    config = from_env({})
+    assert config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///")
+    assert config["REDIS_URL"] is None and config["RATELIMIT_STORAGE_URI"] == "memory://"
+    assert config["EMAIL_BACKEND"] == "outbox" and config["PAYMENT_GATEWAY"] == "sandbox"
+    assert config["VIDEO_PROVIDER"] == "link"
+    assert config["SESSION_COOKIE_SECURE"] is False
+
+
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "DATABASE_URL", "REDIS_URL"])
+def test_production_requires_its_settings(missing):
+    env = {
+        "PEERLOOP_ENV": "production",
+        "SECRET_KEY": "k",
+        "DATABASE_URL": "postgres://db/x",
+        "REDIS_URL": "redis://r",
+        "STRIPE_SECRET_KEY": "sk_test",
+    }
+    env.pop(missing)
+    with pytest.raises(ConfigError, match=missing):
+        from_env(env)
+
+
+def test_production_refuses_the_sandbox_gateway():
+    with pytest.raises(ConfigError, match="sandbox"):
+        from_env(
+            {
+                "PEERLOOP_ENV": "production",
+                "SECRET_KEY": "k",
+                "DATABASE_URL": "postgres://db/x",
+                "REDIS_URL": "redis://r",
+            }
+        )
+
+
+def test_production_trusts_one_proxy_hop_and_uses_redis_for_limits():
+    config = from_env(
+        {
+            "PEERLOOP_ENV": "production",
+            "SECRET_KEY": "k",
+            "DATABASE_URL": "postgresql://db/x",
+            "REDIS_URL": "redis://r:6379/0",
+            "STRIPE_SECRET_KEY": "sk_test",
+            "TRUSTED_PROXY_HOPS": "2",
+        }
+    )
+    assert config["TRUSTED_PROXY_HOPS"] == 2
+    assert config["RATELIMIT_STORAGE_URI"] == "redis://r:6379/0"
+    assert config["PREFERRED_URL_SCHEME"] == "https"
+
+
+def test_a_bad_integer_setting_is_a_clear_error():
+    with pytest.raises(ConfigError, match="TRUSTED_PROXY_HOPS"):
+        from_env({"TRUSTED_PROXY_HOPS": "many"})
