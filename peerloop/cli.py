@@ -61,9 +61,11 @@ def run_sweep(now) -> dict:
     """One pass of the periodic work. Every step is idempotent; two at once do no harm.
 
     Steps arrive with the features that need them (reminders, feedback prompts,
-    webhook retries, expired checkouts); for now it records a heartbeat.
+    webhook retries, expired checkouts).
     """
-    return {"heartbeat": now.isoformat()}
+    from peerloop.notifications.services import retry_unsent_emails
+
+    return {"heartbeat": now.isoformat(), "emails_retried": retry_unsent_emails(now)}
 
 
 @click.command("sweep")

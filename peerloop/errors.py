@@ -104,7 +104,30 @@ def wants_json() -> bool:
     return request.path.startswith("/api/") or request.path == "/api" or request.path.startswith("/webhooks/")
 
 
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def reject_nul_bytes():
+    """PostgreSQL cannot store NUL in text: refuse such input up front, as bad input."""
+    sources = [request.path, request.args.to_dict(flat=False), request.view_args or {}]
+    if request.method in {"POST", "PUT", "PATCH", "DELETE"}:
+        sources.append(request.form.to_dict(flat=False))
+        if request.is_json:
+            sources.append(request.get_json(silent=True))
+    if any(_has_nul(source) for source in sources):
+        raise ValidationError("Text cannot contain NUL characters.", code="invalid_input")
+
+
 def register_error_handlers(app: Flask) -> None:
+    app.before_request(reject_nul_bytes)
+
     @app.errorhandler(DomainError)
     def handle_domain_error(error: DomainError):
         if wants_json():

@@ -19,6 +19,7 @@ import fakeredis
 import sqlalchemy as sa
 from flask import Flask, current_app
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Queue
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -58,10 +59,22 @@ def _stringify(args: tuple) -> tuple:
 
 
 def enqueue(func, *args, **kwargs):
-    """Run ``func(*args)`` as a job. Call it after committing."""
+    """Run ``func(*args)`` as a job. Call it after committing.
+
+    Returns the RQ job, or None when Redis could not be reached: the work is then
+    left to the sweep (e.g. queued emails are retried), never lost to a 500.
+    """
+    session = db.session
+    if session.new or session.dirty or session.deleted:
+        # An inline job would commit (or roll back) the caller's half-done work.
+        raise RuntimeError(f"enqueue({func.__name__}) with uncommitted changes: commit first")
     args = _stringify(args)
     q = queue()
-    job = q.enqueue(func, *args, **kwargs)
+    try:
+        job = q.enqueue(func, *args, **kwargs)
+    except RedisError:
+        log.exception("could not enqueue %s%r: Redis unavailable; the sweep will retry", func.__name__, args)
+        return None
     if not q.is_async and job.is_failed:
         result = job.latest_result()
         error = result.exc_string if result is not None else "unknown error"

@@ -17,7 +17,7 @@ def money(cents: int | None, currency: str = "USD") -> str:
 
 
 def initials(name: str | None) -> str:
-    parts = [p for p in (name or "?").split() if p]
+    parts = [p for p in (name or "?").split() if p[:1].isalnum()]
     return "".join(p[0] for p in parts[:2]).upper() or "?"
 
 

@@ -86,7 +86,7 @@ def init_app(app: Flask) -> None:
     def load_user(session_id: str):
         from peerloop.accounts.models import User
 
-        if request and bearer_token():
+        if bearer_token() and request.path.startswith("/api/"):
             return None  # a bearer token decides who calls the API, not the cookie
         user_id, _, epoch = (session_id or "").partition(":")
         uid = parse_uuid(user_id)
@@ -102,8 +102,8 @@ def init_app(app: Flask) -> None:
         from peerloop.accounts.services import user_for_api_token
 
         token = bearer_token()
-        if not token:
-            return None
+        if not token or not req.path.startswith("/api/"):
+            return None  # API tokens open the API only, never pages or consoles
         user = user_for_api_token(token, now=utcnow())
         if user is not None:
             g.api_token = token

@@ -145,15 +145,17 @@ class ApiToken(UUIDPrimaryKey, CreatedAt, db.Model):
 
 
 class AccountTokenPurpose(enum.StrEnum):
-    verify_email = "verify_email"
+    verify_email = "verify_email"  # confirms the address the account has
+    change_email = "change_email"  # confirms a new address, and switches to it
     reset_password = "reset_password"
 
 
 class AccountToken(UUIDPrimaryKey, CreatedAt, db.Model):
     """A single-use, expiring link sent by email. Only its SHA-256 is stored.
 
-    ``email`` records the address the link was sent to: verifying an address the
-    user has since changed does nothing.
+    ``email`` records the address the link was sent to. A verify link for an
+    address the account no longer has does nothing; only a change_email link
+    switches the address, and using any link of a kind ends the others.
     """
 
     __tablename__ = "account_tokens"

@@ -22,12 +22,19 @@ def email_key() -> str:
     return "email:" + email if email else get_remote_address()
 
 
+def _failed(response) -> bool:
+    return response.status_code in (400, 401)
+
+
 def login_limits(view):
-    """Per client address and per email tried, so neither spraying nor guessing works."""
+    """Per client address, and per email tried counting failures only: neither
+    spraying nor guessing works, and a person's own successful logins never count."""
     view = limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], key_func=get_remote_address, methods=["POST"])(
         view
     )
-    return limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], key_func=email_key, methods=["POST"])(view)
+    return limiter.limit(
+        lambda: current_app.config["LOGIN_RATE_LIMIT"], key_func=email_key, methods=["POST"], deduct_when=_failed
+    )(view)
 
 
 def signup_limits(view):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import unicodedata
 import uuid
 import zoneinfo
 from datetime import datetime, timedelta
@@ -91,7 +92,8 @@ _DUMMY_HASH: dict[str, str] = {}
 
 
 def normalise_email(email: str | None) -> str:
-    return (email or "").strip().lower()
+    """Trimmed, lower case, and in Unicode NFC, so one mailbox is one account."""
+    return unicodedata.normalize("NFC", (email or "").strip()).lower()
 
 
 def normalise_handle(handle: str | None) -> str:
@@ -214,8 +216,17 @@ def signup(
 
 
 def _welcome(user: User, now: datetime) -> None:
+    """Ring the bell for a new account. The account exists already: a failure here is logged, not raised."""
     from peerloop.notifications.services import notify
 
+    try:
+        _notify_welcome(notify, user, now)
+    except Exception:
+        db.session.rollback()
+        current_app.logger.exception("welcome notification for %s failed", user.id)
+
+
+def _notify_welcome(notify, user: User, now: datetime) -> None:
     notify(
         user,
         "account.welcome",
@@ -247,12 +258,14 @@ def _new_account_token(user: User, purpose: AccountTokenPurpose, email: str, lif
     return raw, token
 
 
-def _queue_verification(user: User, email: str, now: datetime):
+def _queue_verification(
+    user: User, email: str, now: datetime, purpose: AccountTokenPurpose = AccountTokenPurpose.verify_email
+):
     from peerloop.notifications.services import queue_email
 
     raw, token = _new_account_token(
         user,
-        AccountTokenPurpose.verify_email,
+        purpose,
         email,
         timedelta(hours=current_app.config["VERIFY_TOKEN_HOURS"]),
         now,
@@ -264,6 +277,7 @@ def _queue_verification(user: User, email: str, now: datetime):
         context={"user": user, "link": link, "hours": current_app.config["VERIFY_TOKEN_HOURS"]},
         idempotency_key=f"verify:{token.id}",
         user_id=user.id,
+        redact_after_send=True,
     )
 
 
@@ -277,14 +291,14 @@ def resend_verification(user: User, *, now: datetime) -> bool:
     return True
 
 
-def _consume_token(raw: str, purpose: AccountTokenPurpose, now: datetime) -> AccountToken:
+def _consume_token(raw: str, purposes: tuple[AccountTokenPurpose, ...], now: datetime) -> AccountToken:
     """Find a live token and mark it used, under a row lock so it works once only.
 
     :raise ValidationError: ``invalid_token`` when unknown, used or expired.
     """
     token = db.session.scalar(
         sa.select(AccountToken)
-        .where(AccountToken.token_hash == _digest(raw or ""), AccountToken.purpose == purpose)
+        .where(AccountToken.token_hash == _digest(raw or ""), AccountToken.purpose.in_(purposes))
         .with_for_update()
     )
     if token is None or token.used_at is not None or token.expires_at <= now:
@@ -310,14 +324,18 @@ def _consume_token(raw: str, purpose: AccountTokenPurpose, now: datetime) -> Acc
 
 
 def verify_email(raw_token: str, *, now: datetime) -> User:
-    """Confirm an address from its emailed link. For a changed email, switch to it now.
+    """Confirm an address from its emailed link; a change_email link also switches to it.
+
+    A verify link for an address the account no longer has (an old signup link
+    after an email change) is refused: it must never switch the address back.
 
     :raise ValidationError: ``invalid_token``.
     :raise Conflict: ``email_taken`` when someone took the new address meanwhile.
     """
-    token = _consume_token(raw_token, AccountTokenPurpose.verify_email, now)
+    token = _consume_token(raw_token, (AccountTokenPurpose.verify_email, AccountTokenPurpose.change_email), now)
     user = db.session.get(User, token.user_id)
-    if user is None or user.is_deleted:
+    stale = token.purpose == AccountTokenPurpose.verify_email and token.email != (user.email if user else None)
+    if user is None or user.is_deleted or stale:
         db.session.rollback()
         raise ValidationError("This link is no longer valid.", code="invalid_token")
     if token.email != user.email:
@@ -325,10 +343,25 @@ def verify_email(raw_token: str, *, now: datetime) -> User:
             db.session.rollback()
             raise Conflict("That email address now belongs to another account.", code="email_taken")
         user.email = token.email
+        # Links sent to the old address (verify, reset) must not outlive it.
+        _end_open_tokens(user, now)
     user.email_verified = True
     user.updated_at = now
     db.session.commit()
     return user
+
+
+def _end_open_tokens(user: User, now: datetime, purposes: tuple[AccountTokenPurpose, ...] | None = None) -> None:
+    """Mark the user's unused links used, so none outlives a password or email change."""
+    stmt = (
+        sa.update(AccountToken)
+        .where(AccountToken.user_id == user.id, AccountToken.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if purposes is not None:
+        stmt = stmt.where(AccountToken.purpose.in_(purposes))
+    db.session.execute(stmt)
 
 
 # --- login and API tokens ----------------------------------------------------
@@ -416,6 +449,7 @@ def request_password_reset(email: str, *, now: datetime) -> None:
         },
         idempotency_key=f"reset:{token.id}",
         user_id=user.id,
+        redact_after_send=True,
     )
     db.session.commit()
     jobs.enqueue(_send_email_job(), email_row.id)
@@ -440,7 +474,7 @@ def reset_password(raw_token: str, new_password: str, *, now: datetime) -> User:
     problem = password_problem(new_password or "")
     if problem:
         raise ValidationError(fields={"password": problem}, code="weak_password", message=problem)
-    token = _consume_token(raw_token, AccountTokenPurpose.reset_password, now)
+    token = _consume_token(raw_token, (AccountTokenPurpose.reset_password,), now)
     user = db.session.get(User, token.user_id)
     if user is None or user.is_deleted:
         db.session.rollback()
@@ -456,6 +490,7 @@ def reset_password(raw_token: str, new_password: str, *, now: datetime) -> User:
         user.email_verified = True
     user.updated_at = now
     _revoke_all_api_tokens(user, now)
+    _end_open_tokens(user, now, (AccountTokenPurpose.reset_password,))
     db.session.commit()
     return user
 
@@ -474,6 +509,7 @@ def change_password(user: User, *, current_password: str, new_password: str, now
     user.auth_epoch += 1
     user.updated_at = now
     _revoke_all_api_tokens(user, now)
+    _end_open_tokens(user, now, (AccountTokenPurpose.reset_password,))
     db.session.commit()
 
 
@@ -493,7 +529,9 @@ def request_email_change(user: User, *, password: str, new_email: str, now: date
             code="email_taken",
             fields={"new_email": "That email address belongs to another account."},
         )
-    email_row = _queue_verification(user, new_email, now)
+    # Only the latest requested address can be confirmed.
+    _end_open_tokens(user, now, (AccountTokenPurpose.change_email,))
+    email_row = _queue_verification(user, new_email, now, AccountTokenPurpose.change_email)
     db.session.commit()
     jobs.enqueue(_send_email_job(), email_row.id)
 
@@ -552,7 +590,10 @@ def update_profile(user: User, data: dict, *, now: datetime) -> User:
     for key, value in clean.items():
         setattr(user, key, value)
     if interests is not None:
-        user.interests = [UserInterest(tag=tag) for tag in interests]
+        # Keep the rows that stay; a wholesale replace would insert a tag again
+        # before deleting its old row and trip the (user_id, tag) constraint.
+        kept = {row.tag: row for row in user.interests}
+        user.interests = [kept.get(tag) or UserInterest(tag=tag) for tag in interests]
     user.updated_at = now
     db.session.commit()
     return user
@@ -561,8 +602,9 @@ def update_profile(user: User, data: dict, *, now: datetime) -> User:
 def delete_account(user: User, *, password: str, now: datetime) -> None:
     """Remove personal data and close the account. Money records (enrollments,
     and later transactions and payouts) keep pointing at the anonymised row."""
+    from peerloop.catalog.models import Course
     from peerloop.certification.models import StudentTeacher
-    from peerloop.notifications.models import Notification
+    from peerloop.notifications.models import Notification, OutboundEmail
 
     if not verify_password(user.password_hash, password or ""):
         raise ValidationError(fields={"password": "That is not your current password."})
@@ -576,6 +618,10 @@ def delete_account(user: User, *, password: str, now: datetime) -> None:
     user.privacy_public = False
     user.email_verified = False
     user.is_student_teacher = False
+    user.is_creator = user.is_admin = user.is_moderator = False
+    user.role = PrimaryRole.student
+    user.timezone = "UTC"
+    user.last_login_at = None
     user.marketing_opt_out = True
     user.auth_epoch += 1
     user.deleted_at = now
@@ -587,6 +633,18 @@ def delete_account(user: User, *, password: str, now: datetime) -> None:
     db.session.execute(sa.delete(AccountToken).where(AccountToken.user_id == user.id))
     db.session.execute(sa.delete(Notification).where(Notification.user_id == user.id))
     db.session.execute(sa.update(StudentTeacher).where(StudentTeacher.user_id == user.id).values(is_active=False))
+    # Their courses leave the catalog; students who bought them keep their enrollments.
+    db.session.execute(
+        sa.update(Course).where(Course.creator_id == user.id).values(is_active=False, is_retired=True, updated_at=now)
+    )
+    # Emails we sent them carried their address and name.
+    db.session.execute(
+        sa.update(OutboundEmail)
+        .where(OutboundEmail.user_id == user.id)
+        .values(
+            to_address=user.email, subject="[deleted]", text_body="[deleted]", html_body="[deleted]", attachments=[]
+        )
+    )
     db.session.commit()
 
 

@@ -7,6 +7,7 @@ from flask_admin import expose
 from flask_admin.actions import action
 from flask_login import current_user
 from markupsafe import Markup, escape
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from peerloop.accounts import services as account_services
 from peerloop.admin.base import SecureIndexView, SecureModelView
@@ -51,6 +52,13 @@ class UserView(SecureModelView):
         "email_verified",
         "privacy_public",
     ]
+    # The same limits as the settings page (accounts.services.update_profile).
+    form_args = {
+        "name": {"validators": [DataRequired("Enter a name."), Length(max=100)]},
+        "title": {"validators": [Optional(), Length(max=120)]},
+        "bio_short": {"validators": [Optional(), Length(max=160)]},
+        "bio": {"validators": [Optional(), Length(max=2000)]},
+    }
 
     def on_model_change(self, form, model, is_created):
         name = (model.name or "").strip()
@@ -156,6 +164,11 @@ class CategoryView(SecureModelView):
     column_list = ["name", "slug", "display_order"]
     column_default_sort = "display_order"
     form_columns = ["name", "slug", "display_order"]
+    form_args = {
+        "name": {"validators": [DataRequired("Enter a name."), Length(max=80)]},
+        "slug": {"validators": [DataRequired("Enter a slug."), Length(max=80)]},
+        "display_order": {"validators": [NumberRange(min=0, max=10_000)]},
+    }
     column_searchable_list = ["name"]
 
     def on_model_change(self, form, model, is_created):

@@ -58,6 +58,13 @@ def validate_course_fields(course: Course) -> None:
         fields["description"] = "Describe the course."
     if not (course.duration or "").strip():
         fields["duration"] = "Say how long it takes, e.g. 2 weeks."
+    for column in Course.__table__.columns:
+        value = getattr(course, column.key)
+        limit = getattr(column.type, "length", None)
+        if isinstance(value, str) and limit and len(value) > limit and column.key not in fields:
+            fields[column.key] = f"Use at most {limit} characters."
+    if course.duration_weeks is not None and not 0 <= course.duration_weeks <= 520:
+        fields["duration_weeks"] = "Between 0 and 520 weeks."
     if fields:
         raise ValidationError(fields=fields)
 

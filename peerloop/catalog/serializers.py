@@ -85,12 +85,13 @@ def course_detail_json(course) -> dict:
         created_at=iso(course.created_at),
     )
     creator = course.creator
-    data["creator"] = {
-        **user_card_json(creator),
-        "title": creator.title,
-        "bio_short": creator.bio_short,
-        "qualifications": [q.sentence for q in creator.qualifications],
-    }
+    data["creator"] = user_card_json(creator)
+    if creator.privacy_public:  # a private profile shows name, handle and avatar only
+        data["creator"].update(
+            title=creator.title,
+            bio_short=creator.bio_short,
+            qualifications=[q.sentence for q in creator.qualifications],
+        )
     return data
 
 

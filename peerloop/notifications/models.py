@@ -57,5 +57,10 @@ class OutboundEmail(UUIDPrimaryKey, CreatedAt, db.Model):
     backend: Mapped[str | None] = mapped_column(sa.String(20))
     provider_message_id: Mapped[str | None] = mapped_column(sa.String(200))
     attempts: Mapped[int] = mapped_column(default=0)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(sa.Text)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Bodies holding a single-use link are blanked once a real provider has them,
+    # so the console and backups never show a live link. (The outbox backend
+    # keeps them: there the row is the only delivery.)
+    redact_after_send: Mapped[bool] = mapped_column(default=False)

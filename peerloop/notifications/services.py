@@ -7,7 +7,7 @@ table in the same transaction, then delivered by a job.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app, render_template
@@ -44,6 +44,7 @@ def queue_email(
     idempotency_key: str,
     user_id: uuid.UUID | None = None,
     attachments: list[Attachment] | None = None,
+    redact_after_send: bool = False,
 ) -> OutboundEmail:
     """Render ``templates/email/<template>.{txt,html}`` into an outbox row (not committed).
 
@@ -66,18 +67,40 @@ def queue_email(
         html_body=html,
         attachments=[a.__dict__ for a in attachments or []],
         idempotency_key=idempotency_key,
+        redact_after_send=redact_after_send,
     )
     db.session.add(email)
     return email
 
 
-def send_queued_email(email_id: uuid.UUID | str) -> str:
-    """Deliver one outbox row. Idempotent: a sent email is not sent again."""
-    email = db.session.get(OutboundEmail, uuid.UUID(str(email_id)))
+REDACTED = "[redacted: this email held a single-use link]"
+CLAIM_SECONDS = 60  # a send in progress holds the row this long against a second sender
+
+
+def send_queued_email(email_id: uuid.UUID | str, *, now: datetime | None = None) -> str:
+    """Deliver one outbox row. Idempotent: a sent email is not sent again, and
+    two runs at once (a retry racing a slow job) send it once."""
+    now = now or utcnow()
+    email_id = uuid.UUID(str(email_id))
+    claimed = db.session.execute(
+        sa.update(OutboundEmail)
+        .where(
+            OutboundEmail.id == email_id,
+            OutboundEmail.status == EmailStatus.queued,
+            sa.or_(
+                OutboundEmail.last_attempt_at.is_(None),
+                OutboundEmail.last_attempt_at <= now - timedelta(seconds=CLAIM_SECONDS),
+            ),
+        )
+        .values(attempts=OutboundEmail.attempts + 1, last_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    email = db.session.get(OutboundEmail, email_id)
     if email is None:
         return "missing"
-    if email.status == EmailStatus.sent:
-        return "already sent"
+    if not claimed:
+        return "already sent" if email.status == EmailStatus.sent else "not due"
     sender = email_sender()
     message = EmailMessage(
         to=email.to_address,
@@ -88,7 +111,6 @@ def send_queued_email(email_id: uuid.UUID | str) -> str:
         idempotency_key=email.idempotency_key,
         attachments=tuple(Attachment(**a) for a in email.attachments or []),
     )
-    email.attempts += 1
     email.backend = sender.name
     try:
         email.provider_message_id = sender.send(message)
@@ -99,10 +121,32 @@ def send_queued_email(email_id: uuid.UUID | str) -> str:
         db.session.commit()
         return "failed"
     email.status = EmailStatus.sent
-    email.sent_at = utcnow()
+    email.sent_at = now
     email.last_error = None
+    if email.redact_after_send and sender.name != "outbox":
+        email.text_body = email.html_body = REDACTED
     db.session.commit()
     return "sent"
+
+
+def retry_unsent_emails(now: datetime) -> int:
+    """Sweep step: enqueue queued emails whose last attempt failed (or never ran),
+    backing off 2, 4, 8 … minutes. Safe to run twice: sending claims the row."""
+    rows = db.session.execute(
+        sa.select(OutboundEmail.id, OutboundEmail.attempts, OutboundEmail.last_attempt_at, OutboundEmail.created_at)
+        .where(OutboundEmail.status == EmailStatus.queued, OutboundEmail.attempts < MAX_EMAIL_ATTEMPTS)
+        .order_by(OutboundEmail.created_at)
+        .limit(200)
+    ).all()
+    db.session.commit()
+    due = [
+        row.id
+        for row in rows
+        if (row.last_attempt_at or row.created_at) <= now - timedelta(minutes=2 ** max(row.attempts, 1))
+    ]
+    for email_id in due:
+        jobs.enqueue(send_email_job, email_id)
+    return len(due)
 
 
 def notify(

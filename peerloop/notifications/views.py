@@ -20,7 +20,7 @@ PER_PAGE = 20
 @login_required
 def index():
     try:
-        page = max(1, int(request.args.get("page", 1)))
+        page = min(max(1, int(request.args.get("page", 1))), 10_000)
     except ValueError:
         page = 1
     items, total = services.list_page(current_user.id, page, PER_PAGE)

@@ -90,6 +90,14 @@ def failing_job(message: str) -> None:
     raise RuntimeError(message)
 
 
+def session_breaking_job() -> None:
+    """Fails in the middle of a flush, leaving its session needing a rollback."""
+    from peerloop.catalog.models import Category
+
+    db.session.add_all([Category(name="A", slug="same"), Category(name="B", slug="same")])
+    db.session.flush()
+
+
 def test_a_failed_inline_job_is_recorded_not_lost(app):
     if app.extensions["rq_queue"].is_async:
         pytest.skip("inline mode only: under Redis, RQ's failed-job registry keeps failures")
@@ -169,3 +177,70 @@ def test_notification_rows_belong_to_their_user(make, now):
     user = make.user()
     services.notify(user, "x", title="T", body="B", now=now)
     assert db.session.scalar(sa.select(Notification.user_id)) == user.id
+
+
+@responses.activate
+def test_links_are_redacted_once_a_real_provider_has_them(app, make, jobs):
+    from peerloop.accounts import services as accounts
+    from peerloop.db import utcnow
+    from peerloop.notifications.services import REDACTED
+
+    responses.post(RESEND_API_URL, json={"id": "re_1"}, status=200)
+    user = make.user()
+    app.config.update(EMAIL_BACKEND="resend", RESEND_API_KEY="re_key")
+    try:
+        accounts.request_password_reset(user.email, now=utcnow())
+        jobs.run()
+    finally:
+        app.config.update(EMAIL_BACKEND="outbox", RESEND_API_KEY=None)
+    email = db.session.scalar(sa.select(OutboundEmail))
+    db.session.refresh(email)
+    assert email.status == EmailStatus.sent and email.text_body == REDACTED
+    assert "reset-password/" in json.loads(responses.calls[0].request.body)["text"]
+
+
+def test_the_sweep_retries_emails_that_did_not_go(app, make, now):
+    from datetime import timedelta
+
+    user = make.user()
+    email = services.queue_email(
+        to=user.email,
+        template="notification",
+        idempotency_key="k1",
+        user_id=user.id,
+        context={"user": user, "title": "T", "body": "B", "action_url": None},
+    )
+    email.created_at = now - timedelta(minutes=3)
+    db.session.commit()
+    assert services.retry_unsent_emails(now - timedelta(minutes=2)) == 0  # not due yet
+    assert services.retry_unsent_emails(now) == 1
+    if app.extensions["rq_queue"].is_async:
+        from tests.conftest import run_jobs
+
+        run_jobs(app)
+    db.session.refresh(email)
+    assert email.status == EmailStatus.sent
+    assert services.retry_unsent_emails(now + timedelta(hours=1)) == 0
+
+
+def test_enqueue_refuses_uncommitted_work(make):
+    user = make.user()
+    user.name = "half done"
+    with pytest.raises(RuntimeError, match="commit first"):
+        jobs.enqueue(failing_job, "x")
+    db.session.rollback()
+
+
+def test_a_failed_job_does_not_break_the_next_one_on_the_worker(app, make, now):
+    queue = app.extensions["rq_queue"]
+    if not queue.is_async:
+        pytest.skip("Redis run only (TEST_REDIS_URL)")
+    from peerloop.worker import make_worker
+
+    user = make.user()
+    services.notify(user, "x", title="T", body="B", email_template="notification", now=now)
+    queue.enqueue_call(session_breaking_job, at_front=True)
+    make_worker(app).work(burst=True)
+    email = db.session.scalar(sa.select(OutboundEmail))
+    db.session.refresh(email)
+    assert email.status == EmailStatus.sent

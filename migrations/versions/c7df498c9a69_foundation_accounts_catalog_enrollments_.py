@@ -1,8 +1,8 @@
-"""foundation: accounts, catalog, enrollments, certification, notifications
+"""foundation: accounts, catalog, enrollments, certification, notifications, jobs
 
-Revision ID: 2d73f1f78500
+Revision ID: c7df498c9a69
 Revises: 
-Create Date: 2026-11-23 10:43:26.512376
+Create Date: 2026-11-23 11:03:10.901582
 
 """
 from alembic import op
@@ -12,7 +12,7 @@ import peerloop.db
 
 
 # revision identifiers, used by Alembic.
-revision = '2d73f1f78500'
+revision = 'c7df498c9a69'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -74,7 +74,7 @@ def upgrade():
     )
     op.create_table('account_tokens',
     sa.Column('user_id', sa.Uuid(), nullable=False),
-    sa.Column('purpose', sa.Enum('verify_email', 'reset_password', name='account_token_purpose', native_enum=False, create_constraint=True, length=32), nullable=False),
+    sa.Column('purpose', sa.Enum('verify_email', 'change_email', 'reset_password', name='account_token_purpose', native_enum=False, create_constraint=True, length=32), nullable=False),
     sa.Column('token_hash', sa.String(length=64), nullable=False),
     sa.Column('email', sa.String(length=254), nullable=False),
     sa.Column('expires_at', peerloop.db.UTCDateTime(timezone=True), nullable=False),
@@ -175,8 +175,10 @@ def upgrade():
     sa.Column('backend', sa.String(length=20), nullable=True),
     sa.Column('provider_message_id', sa.String(length=200), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('last_attempt_at', peerloop.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('sent_at', peerloop.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('redact_after_send', sa.Boolean(), nullable=False),
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('created_at', peerloop.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_outbound_emails_user_id_users'), ondelete='SET NULL'),
