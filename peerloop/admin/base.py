@@ -6,7 +6,7 @@ role gets a 403. Forms use Flask-WTF so the global CSRF protection accepts them.
 
 from __future__ import annotations
 
-from flask import abort, redirect
+from flask import abort, flash, redirect
 from flask_admin import AdminIndexView
 from flask_admin.contrib.sqla import ModelView
 from flask_login import current_user
@@ -15,6 +15,7 @@ from flask_wtf.form import _Auto
 
 from peerloop.accounts.access import has_role, login_url_for_current_request
 from peerloop.db import parse_uuid
+from peerloop.errors import ValidationError
 from peerloop.extensions import db
 
 
@@ -54,6 +55,13 @@ class SecureModelView(RoleGate, ModelView):
     # The built-in bulk delete passes ids as strings the UUID column refuses;
     # deleting is rare enough to do one row at a time.
     action_disallowed_list = ["delete"]
+
+    def handle_view_exception(self, exc):
+        """A service's ValidationError (raised from on_model_change) is a form error, not a 500."""
+        if isinstance(exc, ValidationError):
+            flash("; ".join(exc.fields.values()) or exc.message, "error")
+            return True
+        return super().handle_view_exception(exc)
 
     def get_list(self, page, *args, **kwargs):
         # A huge ?page= would overflow the database's OFFSET: stay within what a person could page to.

@@ -69,12 +69,6 @@ class UserView(SecureModelView):
             raise ValidationError("You can't remove your own admin role.")
         model.updated_at = utcnow()
 
-    def handle_view_exception(self, exc):
-        if isinstance(exc, ValidationError):
-            flash(exc.message if not exc.fields else "; ".join(exc.fields.values()), "error")
-            return True
-        return super().handle_view_exception(exc)
-
     def _bulk(self, ids, flag: str, value: bool, label: str):
         count = account_services.set_flag_for_users(
             [parse_uuid(i) for i in ids], flag, value, acting=current_user, now=utcnow()
@@ -143,12 +137,6 @@ class CourseConsoleView(SecureModelView):
         management.validate_course_fields(model)
         model.updated_at = utcnow()
 
-    def handle_view_exception(self, exc):
-        if isinstance(exc, ValidationError):
-            flash("; ".join(exc.fields.values()) or exc.message, "error")
-            return True
-        return super().handle_view_exception(exc)
-
     @action("activate", "Activate (publish)", "Publish the selected courses in the catalog?")
     def action_activate(self, ids):
         count = management.set_courses_active([parse_uuid(i) for i in ids], True, now=utcnow())
@@ -173,12 +161,6 @@ class CategoryView(SecureModelView):
 
     def on_model_change(self, form, model, is_created):
         management.validate_category(model)
-
-    def handle_view_exception(self, exc):
-        if isinstance(exc, ValidationError):
-            flash("; ".join(exc.fields.values()) or exc.message, "error")
-            return True
-        return super().handle_view_exception(exc)
 
     def delete_model(self, model):
         if management.category_in_use(model):

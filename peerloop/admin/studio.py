@@ -27,7 +27,6 @@ from peerloop.catalog.models import (
     Module,
 )
 from peerloop.db import utcnow
-from peerloop.errors import ValidationError
 
 
 class StudioHome(SecureIndexView):
@@ -120,12 +119,6 @@ class StudioCourseView(SecureModelView):
             model.student_count = 0
         management.validate_course_fields(model)
         model.updated_at = utcnow()
-
-    def handle_view_exception(self, exc):
-        if isinstance(exc, ValidationError):
-            flash("; ".join(exc.fields.values()) or exc.message, "error")
-            return True
-        return super().handle_view_exception(exc)
 
     def after_model_change(self, form, model, is_created):
         if is_created:
