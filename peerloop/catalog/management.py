@@ -7,6 +7,8 @@ import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask import url_for
+from sqlalchemy.orm import joinedload
 
 from peerloop.accounts.models import User
 from peerloop.catalog.models import Category, Course
@@ -88,14 +90,38 @@ def category_in_use(category: Category) -> bool:
 
 
 def set_courses_active(course_ids: list[uuid.UUID | None], active: bool, *, now: datetime) -> int:
+    """Publish (or unpublish) courses; creators hear when a draft goes live.
+
+    Returns how many courses changed state.
+    """
+    from peerloop.notifications.services import notify
+
     ids = [i for i in course_ids if i is not None]
     if not ids:
         return 0
-    count = db.session.execute(
-        sa.update(Course).where(Course.id.in_(ids)).values(is_active=active, updated_at=now)
-    ).rowcount
+    changing = list(
+        db.session.scalars(
+            sa.select(Course)
+            .where(Course.id.in_(ids), Course.is_active.is_not(active))
+            .options(joinedload(Course.creator))
+        )
+    )
+    for course in changing:
+        course.is_active = active
+        course.updated_at = now
     db.session.commit()
-    return count
+    if active:
+        for course in changing:
+            notify(
+                course.creator,
+                "course.published",
+                title=f"{course.title} is live",
+                body="Your course is published in the PeerLoop catalog. Students can find and buy it now.",
+                action_url=url_for("catalog.course", slug=course.slug),
+                email_template="notification",
+                now=now,
+            )
+    return len(changing)
 
 
 def creator_courses(creator_id: uuid.UUID) -> list[dict]:

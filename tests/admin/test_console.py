@@ -8,7 +8,7 @@ from markupsafe import escape
 from peerloop.accounts.models import User
 from peerloop.catalog.models import Category, Course
 from peerloop.extensions import db
-from peerloop.notifications.models import OutboundEmail
+from peerloop.notifications.models import Notification, OutboundEmail
 from tests.conftest import csrf_from
 from tests.factories import PASSWORD
 
@@ -107,6 +107,18 @@ def test_activate_batch_action_publishes_a_draft_in_the_catalog(client, make, lo
     assert response.status_code == 302
     assert fresh(draft).is_active
     assert "Freshly reviewed course" in page(client, "/courses")
+    note = db.session.scalar(sa.select(Notification).where(Notification.user_id == draft.creator_id))
+    assert note.type == "course.published" and note.title == "Freshly reviewed course is live"
+
+
+def test_activating_a_live_course_again_notifies_nobody(client, make, login_as):
+    login_as(make.admin())
+    live = make.course(is_active=True)
+    token = csrf_from(page(client, "/admin/console_courses/"))
+    client.post(
+        "/admin/console_courses/action/", data={"action": "activate", "rowid": str(live.id), "csrf_token": token}
+    )
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Notification)) == 0
 
 
 def test_console_home_lists_drafts_waiting_to_be_published(client, make, login_as):
