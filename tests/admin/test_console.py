@@ -333,3 +333,17 @@ def test_outbox_is_read_only(client, make, login_as):
 
     assert client.get("/admin/console_outbox/new/").status_code in (302, 404)
     assert client.get("/admin/console_outbox/edit/?id=nope").status_code in (302, 404)
+
+
+def test_brian_publishes_a_draft_from_the_overview_in_one_click(client, make, login_as):
+    login_as(make.admin())
+    draft = make.course(title="One click course", is_active=False)
+    home = page(client, "/admin/")
+    assert "One click course" in home and ">Publish</button>" in home
+    response = client.post(
+        "/admin/console_courses/action/",
+        data={"action": "activate", "rowid": str(draft.id), "url": "/admin/", "csrf_token": csrf_from(home)},
+    )
+    assert response.status_code == 302 and response.headers["Location"].endswith("/admin/")
+    assert fresh(draft).is_active
+    assert "One click course" not in page(client, "/admin/").split("Drafts waiting")[1]
