@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from urllib.parse import urlparse
 
-from flask import Flask, abort, g, redirect, request, url_for
+from flask import Flask, abort, flash, g, redirect, request, url_for
 from flask_login import current_user
 
 from peerloop.db import parse_uuid, utcnow
@@ -113,4 +113,5 @@ def init_app(app: Flask) -> None:
     def unauthorized():
         if wants_json():
             raise Unauthorized()
+        flash("Log in to continue.", "info")
         return redirect(login_url_for_current_request())

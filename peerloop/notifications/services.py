@@ -217,6 +217,20 @@ def list_page(user_id: uuid.UUID, page: int, per_page: int) -> tuple[list[Notifi
     return list(items), total
 
 
+def open_notification(user_id: uuid.UUID, notification_id: uuid.UUID, *, now: datetime) -> str | None:
+    """Mark the user's notification read and return where it points; None if it is not theirs."""
+    notification = db.session.scalar(
+        sa.select(Notification).where(Notification.id == notification_id, Notification.user_id == user_id)
+    )
+    if notification is None:
+        return None
+    if not notification.is_read:
+        notification.is_read = True
+        notification.read_at = now
+        db.session.commit()
+    return notification.action_url
+
+
 def mark_read(user_id: uuid.UUID, ids: list[uuid.UUID] | None, *, now: datetime) -> int:
     """Mark the user's notifications read: the given ids, or all of them. Returns how many changed."""
     stmt = (

@@ -34,6 +34,18 @@ def index():
     )
 
 
+@bp.post("/notifications/<notification_id>/open")
+@login_required
+def open_notification(notification_id: str):
+    """Mark one notification read and go where it points (inside the site only)."""
+    form = ActionForm()
+    target = None
+    if form.validate_on_submit():
+        uid = parse_uuid(notification_id)
+        target = services.open_notification(current_user.id, uid, now=utcnow()) if uid else None
+    return redirect(safe_next(target) or url_for("notifications.index"))
+
+
 @bp.post("/notifications/read")
 @login_required
 def mark_read():

@@ -244,3 +244,21 @@ def test_a_failed_job_does_not_break_the_next_one_on_the_worker(app, make, now):
     email = db.session.scalar(sa.select(OutboundEmail))
     db.session.refresh(email)
     assert email.status == EmailStatus.sent
+
+
+def test_opening_a_notification_marks_it_read_and_follows_its_link(client, make, login_as, now):
+    user = login_as(make.user())
+    mine = services.notify(user, "x", title="Go", body="b", action_url="/courses?level=beginner", now=now)
+    outside = services.notify(user, "x", title="Away", body="b", action_url="https://evil.example/", now=now)
+    theirs = services.notify(make.user(), "x", title="Not yours", body="b", action_url="/terms", now=now)
+    token = csrf_from(client.get("/notifications").get_data(as_text=True))
+    response = client.post(f"/notifications/{mine.id}/open", data={"csrf_token": token})
+    assert response.headers["Location"] == "/courses?level=beginner"
+    assert client.post(f"/notifications/{outside.id}/open", data={"csrf_token": token}).headers["Location"] == (
+        "/notifications"
+    )
+    assert client.post(f"/notifications/{theirs.id}/open", data={"csrf_token": token}).headers["Location"] == (
+        "/notifications"
+    )
+    db.session.expire_all()
+    assert mine.is_read and not theirs.is_read
