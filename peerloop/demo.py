@@ -34,6 +34,7 @@ from peerloop.catalog.models import (
 from peerloop.certification.models import Certificate, CertificateType, StudentTeacher
 from peerloop.enrollment.models import Enrollment, EnrollmentStatus, ModuleProgress
 from peerloop.extensions import db
+from peerloop.notifications.models import Notification
 
 DEMO_PASSWORD = "peerloop-demo"
 
@@ -1200,6 +1201,49 @@ def _enrollment(data: dict, *, student: User, course: Course, teacher: User | No
     return enrollment
 
 
+# A few bell entries, so the bell has something to show (oldest first).
+NOTIFICATIONS = {
+    "sarah@example.com": [
+        (
+            "account.welcome",
+            "Welcome to PeerLoop",
+            "Find a course, pick a Student-Teacher and learn 1-on-1.",
+            "/courses",
+        ),
+        (
+            "enrollment.assigned",
+            "Marcus Chen is your Student-Teacher",
+            "Marcus will teach you Intro to Claude Code. Say hello before your first session.",
+            "/@marcus",
+        ),
+    ],
+    "marcus@example.com": [
+        (
+            "enrollment.assigned",
+            "New student: Sarah Johnson",
+            "Sarah enrolled in Intro to Claude Code and chose you as her Student-Teacher.",
+            "/courses/intro-to-claude-code",
+        ),
+    ],
+}
+
+
+def _notifications(user: User, notes: list[tuple[str, str, str, str]], *, now: datetime) -> None:
+    if db.session.scalar(sa.select(Notification.id).where(Notification.user_id == user.id).limit(1)):
+        return  # the demo's notifications (or the person's own) are there already
+    for age, (kind, title, body, url) in enumerate(reversed(notes)):
+        db.session.add(
+            Notification(
+                user_id=user.id,
+                type=kind,
+                title=title,
+                body=body,
+                action_url=url,
+                created_at=now - timedelta(days=9, hours=age),
+            )
+        )
+
+
 def load_demo(*, now: datetime) -> str:
     """Create whatever demo rows are missing, commit once, and say what the demo holds."""
     emails = [u["email"] for u in USERS]
@@ -1230,6 +1274,8 @@ def load_demo(*, now: datetime) -> str:
             teacher=users[e["teacher"]] if e["teacher"] else None,
             now=now,
         )
+    for email, notes in NOTIFICATIONS.items():
+        _notifications(users[email], notes, now=now)
     db.session.commit()
 
     drafts = sum(1 for c in COURSES if c.get("is_active") is False)
