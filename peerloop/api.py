@@ -60,8 +60,29 @@ def json_body() -> dict:
     return data
 
 
-def paginated(items: list, *, page: int, per_page: int, total: int):
-    return jsonify({"items": items, "page": page, "per_page": per_page, "total": total})
+def page_args(args, *, default_per_page: int = 20) -> tuple[int, int]:
+    """``page`` and ``per_page`` from the query string (API.md: per_page at most 100).
+
+    :raise ValidationError: either is not a whole number in range.
+    """
+    fields, values = {}, {}
+    for name, default, high in (("page", 1, 10_000), ("per_page", default_per_page, 100)):
+        raw = args.get(name, default)
+        try:
+            value = int(raw)
+        except (TypeError, ValueError):
+            fields[name] = "Must be a whole number."
+            continue
+        if not 1 <= value <= high:
+            fields[name] = f"Must be between 1 and {high}."
+        values[name] = value
+    if fields:
+        raise ValidationError(fields=fields)
+    return values["page"], values["per_page"]
+
+
+def paginated(items: list, *, page: int, per_page: int, total: int, **extra):
+    return jsonify({"items": items, "page": page, "per_page": per_page, "total": total, **extra})
 
 
 def api_token() -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 from flask_login import current_user
 
-from peerloop.api import paginated
+from peerloop.api import page_args, paginated
 from peerloop.catalog import services
 from peerloop.catalog.serializers import course_detail_json, course_summary_json, teacher_json
 from peerloop.errors import NotFound
@@ -33,5 +33,7 @@ def course_teachers(id_or_slug: str):
     course = services.get_course(id_or_slug, viewer=current_user, with_details=False)
     if course is None:
         raise NotFound("No such course.")
+    page, per_page = page_args(request.args)
     cards = services.course_teachers(course)
-    return jsonify({"items": [teacher_json(c) for c in cards], "total": len(cards)})
+    shown = cards[(page - 1) * per_page : page * per_page]
+    return paginated([teacher_json(c) for c in shown], page=page, per_page=per_page, total=len(cards))

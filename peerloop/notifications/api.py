@@ -6,30 +6,12 @@ from flask import Blueprint, jsonify, request
 from flask_login import current_user, login_required
 
 from peerloop.accounts.serializers import iso
-from peerloop.api import json_body
+from peerloop.api import json_body, page_args, paginated
 from peerloop.db import parse_uuid, utcnow
 from peerloop.errors import ValidationError
 from peerloop.notifications import services
 
 bp = Blueprint("notifications_api", __name__)
-
-
-def _page_args() -> tuple[int, int]:
-    fields = {}
-    values = {}
-    for name, default, high in (("page", 1, 10_000), ("per_page", 20, 100)):
-        raw = request.args.get(name, default)
-        try:
-            value = int(raw)
-        except (TypeError, ValueError):
-            fields[name] = "Must be a whole number."
-            continue
-        if not 1 <= value <= high:
-            fields[name] = f"Must be between 1 and {high}."
-        values[name] = value
-    if fields:
-        raise ValidationError(fields=fields)
-    return values["page"], values["per_page"]
 
 
 def notification_json(n) -> dict:
@@ -47,16 +29,14 @@ def notification_json(n) -> dict:
 @bp.get("/notifications")
 @login_required
 def index():
-    page, per_page = _page_args()
+    page, per_page = page_args(request.args)
     items, total = services.list_page(current_user.id, page, per_page)
-    return jsonify(
-        {
-            "items": [notification_json(n) for n in items],
-            "page": page,
-            "per_page": per_page,
-            "total": total,
-            "unread": services.unread_count(current_user.id),
-        }
+    return paginated(
+        [notification_json(n) for n in items],
+        page=page,
+        per_page=per_page,
+        total=total,
+        unread=services.unread_count(current_user.id),
     )
 
 

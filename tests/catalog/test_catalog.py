@@ -166,7 +166,10 @@ def test_course_api_detail_and_teachers(client, catalog, make):
     }
     assert [m["session_number"] for m in by_slug["curriculum"]] == [1, 1, 2, 2]
     assert by_slug["price_cents"] == 39900 and by_slug["currency"] == "USD"
-    teachers = client.get(f"/api/courses/{course.id}/sts").get_json()["items"]
+    body = client.get(f"/api/courses/{course.id}/sts").get_json()
+    assert {k: body[k] for k in ("page", "per_page", "total")} == {"page": 1, "per_page": 20, "total": 1}
+    assert client.get(f"/api/courses/{course.id}/sts?per_page=0").status_code == 400
+    teachers = body["items"]
     assert [t["name"] for t in teachers] == ["Marcus Chen"]
     assert teachers[0]["students_taught"] == 12 and teachers[0]["next_available"] is None
     assert teachers[0]["id"] == str(marcus.id)
