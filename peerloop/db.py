@@ -94,3 +94,21 @@ def parse_uuid(value) -> uuid.UUID | None:
         return uuid.UUID(str(value))
     except (ValueError, TypeError, AttributeError):
         return None
+
+
+MAX_BULK = 500  # rows one bulk action may touch (and ids one statement may carry)
+
+
+def unique_ids(values, *, limit: int = MAX_BULK) -> list[uuid.UUID]:
+    """Distinct valid UUIDs from user input, in order.
+
+    :raise ValueError: more than ``limit`` of them.
+    """
+    seen: dict[uuid.UUID, None] = {}
+    for value in values:
+        uid = parse_uuid(value)
+        if uid is not None:
+            seen[uid] = None
+    if len(seen) > limit:
+        raise ValueError(f"at most {limit} at a time")
+    return list(seen)

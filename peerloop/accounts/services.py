@@ -29,6 +29,7 @@ from peerloop.accounts.models import (
     UserInterest,
 )
 from peerloop.accounts.passwords import hash_password, password_problem, verify_password
+from peerloop.db import unique_ids
 from peerloop.errors import Conflict, Unauthorized, ValidationError
 from peerloop.extensions import db
 
@@ -714,7 +715,7 @@ def set_flag_for_users(user_ids: list, flag: str, value: bool, *, acting: User, 
     """A console bulk action: set one role or status flag on many users."""
     if flag not in ADMIN_SETTABLE_FLAGS:
         raise ValueError(f"flag {flag!r} cannot be set in bulk")
-    ids = [i for i in user_ids if i is not None]
+    ids = _bulk_ids(user_ids)
     if not ids:
         return 0
     count = db.session.execute(
@@ -722,3 +723,10 @@ def set_flag_for_users(user_ids: list, flag: str, value: bool, *, acting: User, 
     ).rowcount
     db.session.commit()
     return count
+
+
+def _bulk_ids(values) -> list[uuid.UUID]:
+    try:
+        return unique_ids(values)
+    except ValueError as exc:
+        raise ValidationError(f"Select {exc}.") from exc

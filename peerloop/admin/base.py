@@ -6,17 +6,23 @@ role gets a 403. Forms use Flask-WTF so the global CSRF protection accepts them.
 
 from __future__ import annotations
 
+import logging
+
 from flask import abort, flash, redirect
 from flask_admin import AdminIndexView
 from flask_admin.contrib.sqla import ModelView
+from flask_admin.contrib.sqla.filters import FilterEqual
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.form import _Auto
+from sqlalchemy.exc import DBAPIError
 
 from peerloop.accounts.access import has_role, login_url_for_current_request
 from peerloop.db import parse_uuid
 from peerloop.errors import ValidationError
 from peerloop.extensions import db
+
+log = logging.getLogger(__name__)
 
 
 class RoleGate:
@@ -61,13 +67,43 @@ class SecureModelView(RoleGate, ModelView):
         if isinstance(exc, ValidationError):
             flash("; ".join(exc.fields.values()) or exc.message, "error")
             return True
+        if isinstance(exc, DBAPIError):
+            # The database refused the row (a duplicate, a number out of range):
+            # say so plainly, never with the SQL and the values.
+            log.warning("console save refused by the database: %s", exc.orig)
+            db.session.rollback()
+            flash(
+                "That could not be saved: a value is a duplicate or out of range. Check the fields and try again.",
+                "error",
+            )
+            return True
         return super().handle_view_exception(exc)
+
+    def handle_action(self, return_view=None):
+        """Batch actions call services; their ValidationErrors become a flash, not a 500."""
+        try:
+            return super().handle_action(return_view)
+        except ValidationError as exc:
+            flash("; ".join(exc.fields.values()) or exc.message, "error")
+            return redirect(self.get_url(".index_view"))
 
     def get_list(self, page, *args, **kwargs):
         # A huge ?page= would overflow the database's OFFSET: stay within what a person could page to.
-        return super().get_list(min(page or 0, 10_000), *args, **kwargs)
+        return super().get_list(max(0, min(page or 0, 10_000)), *args, **kwargs)
 
     def get_one(self, id):
         """The row with this id, or None for ids that are not UUIDs (Flask-Admin then says so)."""
         uid = parse_uuid(id)
         return db.session.get(self.model, uid) if uid else None
+
+
+class EnumEqualFilter(FilterEqual):
+    """Equality filter on a status column, offering its values and refusing others
+    (Flask-Admin's own enum filter raises KeyError on an unknown value)."""
+
+    def __init__(self, column, name, enum_cls):
+        self.allowed = {member.value for member in enum_cls}
+        super().__init__(column, name, options=[(v, v.replace("_", " ")) for v in sorted(self.allowed)])
+
+    def validate(self, value):
+        return value in self.allowed

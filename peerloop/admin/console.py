@@ -10,10 +10,12 @@ from markupsafe import Markup, escape
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from peerloop.accounts import services as account_services
-from peerloop.admin.base import SecureIndexView, SecureModelView
+from peerloop.admin.base import EnumEqualFilter, SecureIndexView, SecureModelView
 from peerloop.catalog import management
-from peerloop.db import parse_uuid, utcnow
+from peerloop.catalog.models import Course, Level
+from peerloop.db import utcnow
 from peerloop.errors import ValidationError
+from peerloop.notifications.models import EmailStatus, OutboundEmail
 
 
 class ConsoleHome(SecureIndexView):
@@ -70,9 +72,7 @@ class UserView(SecureModelView):
         model.updated_at = utcnow()
 
     def _bulk(self, ids, flag: str, value: bool, label: str):
-        count = account_services.set_flag_for_users(
-            [parse_uuid(i) for i in ids], flag, value, acting=current_user, now=utcnow()
-        )
+        count = account_services.set_flag_for_users(ids, flag, value, acting=current_user, now=utcnow())
         flash(f"{count} user(s) {label}.", "success")
 
     @action("make_creator", "Make creator", "Let the selected users create courses?")
@@ -115,7 +115,7 @@ class CourseConsoleView(SecureModelView):
     ]
     column_formatters = {"title": _course_link}
     column_searchable_list = ["title", "slug", "tagline"]
-    column_filters = ["is_active", "is_retired", "level", "category.name"]
+    column_filters = ["is_active", "is_retired", EnumEqualFilter(Course.level, "Level", Level), "category.name"]
     column_default_sort = ("created_at", True)
     form_columns = [
         "title",
@@ -135,16 +135,17 @@ class CourseConsoleView(SecureModelView):
 
     def on_model_change(self, form, model, is_created):
         management.validate_course_fields(model)
+        management.validate_course_children(model)
         model.updated_at = utcnow()
 
     @action("activate", "Activate (publish)", "Publish the selected courses in the catalog?")
     def action_activate(self, ids):
-        count = management.set_courses_active([parse_uuid(i) for i in ids], True, now=utcnow())
+        count = management.set_courses_active(ids, True, now=utcnow())
         flash(f"{count} course(s) published.", "success")
 
     @action("deactivate", "Deactivate (unpublish)", "Take the selected courses out of the catalog?")
     def action_deactivate(self, ids):
-        count = management.set_courses_active([parse_uuid(i) for i in ids], False, now=utcnow())
+        count = management.set_courses_active(ids, False, now=utcnow())
         flash(f"{count} course(s) unpublished.", "success")
 
 
@@ -175,7 +176,7 @@ class OutboxView(SecureModelView):
     can_delete = False
     column_list = ["created_at", "to_address", "subject", "status", "backend", "attempts", "sent_at"]
     column_searchable_list = ["to_address", "subject"]
-    column_filters = ["status"]
+    column_filters = [EnumEqualFilter(OutboundEmail.status, "Status", EmailStatus)]
     column_default_sort = ("created_at", True)
     column_details_list = [
         "created_at",

@@ -12,7 +12,7 @@ from flask_admin import expose
 from flask_admin.contrib.sqla.filters import BooleanEqualFilter
 from flask_admin.model.form import InlineFormAdmin
 from flask_login import current_user
-from wtforms.validators import Optional
+from wtforms.validators import NumberRange, Optional
 
 from peerloop.admin.base import SecureIndexView, SecureModelView
 from peerloop.catalog import management
@@ -37,8 +37,12 @@ class StudioHome(SecureIndexView):
         return self.render("admin/studio_home.html", courses=management.creator_courses(current_user.id))
 
 
+ORDER = {"validators": [Optional(), NumberRange(min=0, max=10_000)]}
+
+
 class OrderedInline(InlineFormAdmin):
     form_excluded_columns = ["course"]
+    form_args = {"display_order": ORDER}
 
 
 class ModuleInline(InlineFormAdmin):
@@ -56,7 +60,10 @@ class ModuleInline(InlineFormAdmin):
         "document_url",
         "has_assessment",
     ]
-    form_args = {"session_number": {"validators": [Optional()]}}
+    form_args = {
+        "session_number": {"validators": [Optional(), NumberRange(min=1, max=50)]},
+        "module_order": ORDER,
+    }
 
 
 class StudioCourseView(SecureModelView):
@@ -118,6 +125,7 @@ class StudioCourseView(SecureModelView):
             model.is_active = False  # a draft until Brian publishes it
             model.student_count = 0
         management.validate_course_fields(model)
+        management.validate_course_children(model)
         model.updated_at = utcnow()
 
     def after_model_change(self, form, model, is_created):

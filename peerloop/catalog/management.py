@@ -5,14 +5,16 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime
+from urllib.parse import urlparse
 
 import sqlalchemy as sa
-from flask import url_for
+from flask import current_app, url_for
 from sqlalchemy.orm import joinedload
 
 from peerloop.accounts.models import User
 from peerloop.catalog.models import Category, Course
 from peerloop.certification.models import StudentTeacher
+from peerloop.db import unique_ids
 from peerloop.enrollment.models import Enrollment
 from peerloop.errors import ValidationError
 from peerloop.extensions import db
@@ -65,10 +67,58 @@ def validate_course_fields(course: Course) -> None:
         limit = getattr(column.type, "length", None)
         if isinstance(value, str) and limit and len(value) > limit and column.key not in fields:
             fields[column.key] = f"Use at most {limit} characters."
+    course.thumbnail_url = (course.thumbnail_url or "").strip() or None
+    if course.thumbnail_url and not _is_web_address(course.thumbnail_url):
+        fields["thumbnail_url"] = "Use a full web address starting with https://"
     if course.duration_weeks is not None and not 0 <= course.duration_weeks <= 520:
         fields["duration_weeks"] = "Between 0 and 520 weeks."
     if fields:
         raise ValidationError(fields=fields)
+
+
+# Required text of each kind of child row, as (relationship, fields).
+CHILD_TEXT = [
+    ("objectives", ("objective",)),
+    ("includes", ("item",)),
+    ("prerequisites", ("content",)),
+    ("target_audience", ("description",)),
+    ("testimonials", ("quote", "student_name")),
+    ("tags", ("tag",)),
+    ("modules", ("title", "description", "duration")),
+]
+
+
+def validate_course_children(course: Course) -> None:
+    """Trim the course's child rows (edited inline in the studio) and check them.
+
+    :raise ValidationError: blank required text, a repeated tag, a link that is not http(s).
+    """
+    fields: dict[str, str] = {}
+    for relation, names in CHILD_TEXT:
+        for row in getattr(course, relation):
+            for name in names:
+                value = (getattr(row, name) or "").strip()
+                setattr(row, name, value)
+                if not value:
+                    fields[f"{relation}.{name}"] = f"Fill in every {relation.replace('_', ' ')} row, or remove it."
+    tags = [tag.tag.lower() for tag in course.tags]
+    for tag, row in zip(tags, course.tags, strict=True):
+        row.tag = tag
+    if len(set(tags)) != len(tags):
+        fields["tags"] = "Each tag once, please."
+    for module in course.modules:
+        for name in ("video_url", "document_url"):
+            value = (getattr(module, name) or "").strip() or None
+            setattr(module, name, value)
+            if value and not _is_web_address(value):
+                fields[f"modules.{name}"] = "Links must be full web addresses starting with https://"
+    if fields:
+        raise ValidationError(fields=fields)
+
+
+def _is_web_address(url: str) -> bool:
+    parsed = urlparse(url)
+    return parsed.scheme in {"http", "https"} and bool(parsed.netloc)
 
 
 def validate_category(category: Category) -> None:
@@ -96,7 +146,10 @@ def set_courses_active(course_ids: list[uuid.UUID | None], active: bool, *, now:
     """
     from peerloop.notifications.services import notify
 
-    ids = [i for i in course_ids if i is not None]
+    try:
+        ids = unique_ids(course_ids)
+    except ValueError as exc:
+        raise ValidationError(f"Select {exc}.") from exc
     if not ids:
         return 0
     changing = list(
@@ -112,16 +165,25 @@ def set_courses_active(course_ids: list[uuid.UUID | None], active: bool, *, now:
     db.session.commit()
     if active:
         for course in changing:
-            notify(
-                course.creator,
-                "course.published",
-                title=f"{course.title} is live",
-                body="Your course is published in the PeerLoop catalog. Students can find and buy it now.",
-                action_url=url_for("catalog.course", slug=course.slug),
-                email_template="notification",
-                now=now,
-            )
+            _notify_published(notify, course, now)
     return len(changing)
+
+
+def _notify_published(notify, course: Course, now: datetime) -> None:
+    """Tell the creator; the course is live already, so a failure here is logged, not raised."""
+    try:
+        notify(
+            course.creator,
+            "course.published",
+            title=f"{course.title} is live",
+            body="Your course is published in the PeerLoop catalog. Students can find and buy it now.",
+            action_url=url_for("catalog.course", slug=course.slug),
+            email_template="notification",
+            now=now,
+        )
+    except Exception:
+        db.session.rollback()
+        current_app.logger.exception("could not notify %s that %s is published", course.creator_id, course.id)
 
 
 def creator_courses(creator_id: uuid.UUID) -> list[dict]:

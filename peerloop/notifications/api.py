@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 
 from peerloop.accounts.serializers import iso
 from peerloop.api import json_body, page_args, paginated
-from peerloop.db import parse_uuid, utcnow
+from peerloop.db import MAX_BULK, parse_uuid, utcnow
 from peerloop.errors import ValidationError
 from peerloop.notifications import services
 
@@ -50,8 +50,11 @@ def mark_read():
     if "ids" in data:
         if not isinstance(data["ids"], list):
             raise ValidationError(fields={"ids": "Send a list of notification ids."})
+        if len(data["ids"]) > MAX_BULK:
+            raise ValidationError(fields={"ids": f"Send at most {MAX_BULK} ids at a time."})
         ids = [parse_uuid(i) for i in data["ids"]]
         if any(i is None for i in ids):
             raise ValidationError(fields={"ids": "Every id must be a notification id."})
+        ids = list(dict.fromkeys(ids))
     count = services.mark_read(current_user.id, ids, now=utcnow())
     return jsonify({"marked": count, "unread": services.unread_count(current_user.id)})

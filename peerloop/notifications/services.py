@@ -23,6 +23,11 @@ from peerloop.notifications.resend import ResendSender
 from peerloop.notifications.smtp import SmtpSender
 
 MAX_EMAIL_ATTEMPTS = 5
+TITLE_MAX = 200  # Notification.title
+
+
+def _fit(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def email_sender() -> EmailSender:
@@ -166,9 +171,11 @@ def notify(
     Owns its transaction: call it after the use case that caused it has committed.
     """
     now = now or utcnow()
+    title = _fit(title, TITLE_MAX)  # titles are often built from user text (a course title)
     notification = Notification(
-        user_id=user.id, type=kind, title=title, body=body, action_url=action_url, created_at=now
+        user_id=user.id, type=kind[:50], title=title, body=body, action_url=action_url, created_at=now
     )
+
     db.session.add(notification)
     db.session.flush()
     email = None

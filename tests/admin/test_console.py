@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import sqlalchemy as sa
 from markupsafe import escape
 
@@ -347,3 +349,38 @@ def test_brian_publishes_a_draft_from_the_overview_in_one_click(client, make, lo
     assert response.status_code == 302 and response.headers["Location"].endswith("/admin/")
     assert fresh(draft).is_active
     assert "One click course" not in page(client, "/admin/").split("Drafts waiting")[1]
+
+
+def test_odd_list_arguments_never_500(client, make, login_as):
+    login_as(make.admin())
+    make.course()
+    for path in (
+        ["/admin/console_users/?page=-1", "/admin/console_courses/?page=-5"]
+        + [f"/admin/console_courses/?flt0_{i}=expert" for i in range(12)]
+        + [f"/admin/console_outbox/?flt0_{i}=1" for i in range(6)]
+    ):
+        assert client.get(path).status_code in (200, 302), path
+
+
+def test_a_huge_batch_is_refused_with_a_message(client, make, login_as):
+    login_as(make.admin())
+    token = csrf_from(page(client, "/admin/console_users/"))
+    rowids = [str(uuid.uuid4()) for _ in range(501)]
+    response = client.post(
+        "/admin/console_users/action/",
+        data={"action": "mark_verified", "rowid": rowids, "csrf_token": token},
+        follow_redirects=True,
+    )
+    assert response.status_code == 200
+    assert "at most 500" in response.get_data(as_text=True)
+
+
+def test_a_long_course_title_still_notifies_its_creator(client, make, login_as):
+    login_as(make.admin())
+    draft = make.course(title="T" * 200, is_active=False)
+    token = csrf_from(page(client, "/admin/console_courses/"))
+    client.post(
+        "/admin/console_courses/action/", data={"action": "activate", "rowid": str(draft.id), "csrf_token": token}
+    )
+    note = db.session.scalar(sa.select(Notification).where(Notification.user_id == draft.creator_id))
+    assert fresh(draft).is_active and len(note.title) == 200 and note.title.endswith("…")

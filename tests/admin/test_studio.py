@@ -322,3 +322,54 @@ def test_creating_a_course_without_csrf_token_is_refused(client, studio):
     assert response.status_code == 400
     db.session.expire_all()
     assert db.session.query(Course).filter_by(slug="gamma-course").count() == 0
+
+
+# --- inline rows and odd values (found by probing on PostgreSQL) ----------------------
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"tags-0-tag": "Claude", "tags-1-tag": "claude "}, "Each tag once"),
+        ({"objectives-0-objective": "   ", "objectives-0-display_order": "0"}, "Fill in every objectives row"),
+        ({"objectives-0-objective": "Learn", "objectives-0-display_order": "99999999999"}, "between 0 and 10000"),
+        (
+            {
+                "modules-0-title": "M",
+                "modules-0-description": "D",
+                "modules-0-duration": "20 min",
+                "modules-0-module_order": "1",
+                "modules-0-session_number": "-1",
+            },
+            "between 1 and 50",
+        ),
+        (
+            {
+                "modules-0-title": "M",
+                "modules-0-description": "D",
+                "modules-0-duration": "20 min",
+                "modules-0-module_order": "1",
+                "modules-0-video_url": "javascript:alert(1)",
+            },
+            "full web addresses",
+        ),
+        ({"thumbnail_url": "javascript:alert(1)"}, "full web address"),
+    ],
+)
+def test_bad_inline_rows_are_form_errors_and_save_nothing(client, studio, extra, message):
+    data = new_course_form(client, studio.a_course.category_id, **extra)
+    response = client.post("/studio/courses/new/", data=data, follow_redirects=True)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert message in body, body[:3000]
+    assert "SQL" not in body and "psycopg" not in body
+    db.session.expire_all()
+    assert db.session.query(Course).filter_by(slug="gamma-course").count() == 0
+
+
+def test_tags_are_trimmed_and_lower_cased(client, studio):
+    data = new_course_form(client, studio.a_course.category_id, **{"tags-0-tag": "  Claude Code "})
+    assert client.post("/studio/courses/new/", data=data).status_code == 302
+    db.session.expire_all()
+    course = db.session.query(Course).filter_by(slug="gamma-course").one()
+    assert [t.tag for t in course.tags] == ["claude code"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 import responses
@@ -262,3 +263,11 @@ def test_opening_a_notification_marks_it_read_and_follows_its_link(client, make,
     )
     db.session.expire_all()
     assert mine.is_read and not theirs.is_read
+
+
+def test_too_many_ids_to_mark_read_is_a_400(client, make, api_token):
+    headers = api_token(make.user())
+    note_id = str(uuid.uuid4())
+    response = client.post("/api/notifications/read", json={"ids": [note_id] * 501}, headers=headers)
+    assert response.status_code == 400 and "ids" in response.get_json()["error"]["fields"]
+    assert client.post("/api/notifications/read", json={"ids": [note_id] * 3}, headers=headers).status_code == 200
