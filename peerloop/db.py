@@ -102,13 +102,17 @@ MAX_BULK = 500  # rows one bulk action may touch (and ids one statement may carr
 def unique_ids(values, *, limit: int = MAX_BULK) -> list[uuid.UUID]:
     """Distinct valid UUIDs from user input, in order.
 
-    :raise ValueError: more than ``limit`` of them.
+    :raise ValidationError: more than ``limit`` of them.
     """
+    from peerloop.errors import ValidationError
+
     seen: dict[uuid.UUID, None] = {}
     for value in values:
         uid = parse_uuid(value)
         if uid is not None:
             seen[uid] = None
     if len(seen) > limit:
-        raise ValueError(f"at most {limit} at a time")
+        raise ValidationError(
+            f"Select at most {limit} at a time.", fields={"ids": f"Select at most {limit} at a time."}
+        )
     return list(seen)

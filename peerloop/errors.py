@@ -7,6 +7,7 @@ Under /api every error is JSON: {"error": {"code", "message", "fields"?}}.
 from __future__ import annotations
 
 from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 
@@ -139,10 +140,10 @@ def register_error_handlers(app: Flask) -> None:
         status = error.code or 500
         if wants_json():
             message = HTTP_MESSAGES.get(status) or error.description or error.name
-            if status == 400 and error.description and "CSRF" in error.description:
+            if isinstance(error, CSRFError):
                 message = error.description
             return json_error(status, HTTP_CODES.get(status, "error"), message)
-        if status == 400 and error.description and "CSRF" in error.description:
+        if isinstance(error, CSRFError):
             message = "Your form expired or was sent from elsewhere. Reload the page and try again."
         else:
             message = HTTP_MESSAGES.get(status) or error.description

@@ -83,21 +83,3 @@ def enqueue(func, *args, **kwargs):
         db.session.add(FailedJob(func_name=job.func_name, args=repr(args), error=error))
         db.session.commit()
     return job
-
-
-def in_app_context(func):
-    """Decorate a job so it runs inside an app context (an RQ worker has none)."""
-    import functools
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        from flask import has_app_context
-
-        if has_app_context():
-            return func(*args, **kwargs)
-        from peerloop import create_app
-
-        with create_app().app_context():
-            return func(*args, **kwargs)
-
-    return wrapper

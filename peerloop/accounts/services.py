@@ -221,21 +221,17 @@ def _welcome(user: User, now: datetime) -> None:
     from peerloop.notifications.services import notify
 
     try:
-        _notify_welcome(notify, user, now)
+        notify(
+            user,
+            "account.welcome",
+            title="Welcome to PeerLoop",
+            body="Find a course, pick a Student-Teacher whose times suit you, and learn 1-on-1.",
+            action_url=url_for("catalog.courses"),
+            now=now,
+        )
     except Exception:
         db.session.rollback()
         current_app.logger.exception("welcome notification for %s failed", user.id)
-
-
-def _notify_welcome(notify, user: User, now: datetime) -> None:
-    notify(
-        user,
-        "account.welcome",
-        title="Welcome to PeerLoop",
-        body="Find a course, pick a Student-Teacher whose times suit you, and learn 1-on-1.",
-        action_url=url_for("catalog.courses"),
-        now=now,
-    )
 
 
 def _send_email_job():
@@ -715,7 +711,7 @@ def set_flag_for_users(user_ids: list, flag: str, value: bool, *, acting: User, 
     """A console bulk action: set one role or status flag on many users."""
     if flag not in ADMIN_SETTABLE_FLAGS:
         raise ValueError(f"flag {flag!r} cannot be set in bulk")
-    ids = _bulk_ids(user_ids)
+    ids = unique_ids(user_ids)
     if not ids:
         return 0
     count = db.session.execute(
@@ -723,10 +719,3 @@ def set_flag_for_users(user_ids: list, flag: str, value: bool, *, acting: User, 
     ).rowcount
     db.session.commit()
     return count
-
-
-def _bulk_ids(values) -> list[uuid.UUID]:
-    try:
-        return unique_ids(values)
-    except ValueError as exc:
-        raise ValidationError(f"Select {exc}.") from exc

@@ -146,10 +146,7 @@ def set_courses_active(course_ids: list[uuid.UUID | None], active: bool, *, now:
     """
     from peerloop.notifications.services import notify
 
-    try:
-        ids = unique_ids(course_ids)
-    except ValueError as exc:
-        raise ValidationError(f"Select {exc}.") from exc
+    ids = unique_ids(course_ids)
     if not ids:
         return 0
     changing = list(

@@ -259,8 +259,3 @@ def public_profile(handle: str, *, viewer=None) -> PublicProfile | None:
     return PublicProfile(
         user=user, full=user.privacy_public or is_self_or_admin, teaching=teaching, created_courses=created
     )
-
-
-def user_by_id(user_id) -> User | None:
-    uid = parse_uuid(user_id)
-    return db.session.get(User, uid) if uid else None

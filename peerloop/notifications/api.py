@@ -43,9 +43,7 @@ def index():
 @bp.post("/notifications/read")
 @login_required
 def mark_read():
-    data = request.get_json(silent=True) if request.data else {}
-    if data is None or not isinstance(data, dict):
-        data = json_body()
+    data = json_body() if request.data else {}  # an empty body marks everything read
     ids = None
     if "ids" in data:
         if not isinstance(data["ids"], list):
