@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlparse
 
 BASE_DIR = Path(__file__).resolve().parent
 INSTANCE_DIR = BASE_DIR / "instance"
@@ -56,16 +57,51 @@ def _default_secret_key() -> str:
         return key
 
 
+ENVIRONMENTS = ("development", "test", "production")
+MIN_SECRET_KEY_LENGTH = 32
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:5000"
+
+
+def public_url(raw: str | None, *, production: bool) -> str:
+    """The site's own address, the base of every absolute link (emails, callbacks, calendars).
+
+    Links are never built from the request's Host header: that header is the
+    caller's to choose.
+    """
+    if not raw:
+        if production:
+            raise ConfigError("PEERLOOP_ENV=production requires PUBLIC_URL, e.g. https://peerloop.example")
+        return DEFAULT_PUBLIC_URL
+    url = raw.strip().rstrip("/")
+    parsed = urlparse(url)
+    if parsed.scheme not in {"http", "https"} or not parsed.hostname or parsed.query or parsed.fragment:
+        raise ConfigError(f"PUBLIC_URL must be an absolute http(s) address like https://peerloop.example, got {raw!r}")
+    if production and parsed.scheme != "https":
+        raise ConfigError("PUBLIC_URL must start with https:// in production")
+    return url
+
+
 def from_env(env: dict | None = None) -> dict:
     """Build the Flask config mapping from an environment mapping."""
     env = dict(os.environ if env is None else env)
-    peerloop_env = env.get("PEERLOOP_ENV", "development").strip().lower()
+    peerloop_env = (env.get("PEERLOOP_ENV") or "development").strip().lower()
+    if peerloop_env not in ENVIRONMENTS:
+        # A typo such as "prod" must not quietly start a development server.
+        raise ConfigError(f"PEERLOOP_ENV must be one of {', '.join(ENVIRONMENTS)}, got {env['PEERLOOP_ENV']!r}")
     production = peerloop_env == "production"
 
     if production:
-        missing = [k for k in ("SECRET_KEY", "DATABASE_URL", "REDIS_URL") if not env.get(k)]
+        missing = [k for k in ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "PUBLIC_URL") if not env.get(k)]
         if missing:
             raise ConfigError("PEERLOOP_ENV=production requires " + ", ".join(missing))
+        if len(env["SECRET_KEY"]) < MIN_SECRET_KEY_LENGTH:
+            raise ConfigError(
+                f"SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters in production "
+                '(python -c "import secrets; print(secrets.token_hex(32))")'
+            )
+    test_clock = _bool(env.get("TEST_CLOCK"))
+    if production and test_clock:
+        raise ConfigError("TEST_CLOCK cannot be used in production: business time must be real time there")
 
     database_url = env.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'peerloop.db'}"
     redis_url = env.get("REDIS_URL") or None
@@ -89,8 +125,11 @@ def from_env(env: dict | None = None) -> dict:
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": redis_url,
         "RQ_QUEUE": env.get("RQ_QUEUE", "peerloop"),
-        "PREFERRED_URL_SCHEME": env.get("PREFERRED_URL_SCHEME") or ("https" if production else "http"),
-        "SERVER_NAME": env.get("SERVER_NAME") or None,
+        "PUBLIC_URL": public_url(env.get("PUBLIC_URL"), production=production),
+        "PREFERRED_URL_SCHEME": "https" if production else "http",
+        # Bodies larger than this are refused with 413 before anything reads them.
+        "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 1024 * 1024),
+        "TEST_CLOCK": test_clock,
         "TRUSTED_PROXY_HOPS": _int(env, "TRUSTED_PROXY_HOPS", 1 if production else 0),
         # Cookies: Secure only where the site is served over HTTPS.
         "SESSION_COOKIE_SECURE": production,

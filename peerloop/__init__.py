@@ -13,7 +13,10 @@ import config as config_module
 
 def create_app(config: dict | None = None) -> Flask:
     """Build the app. ``config`` overrides what the environment gives (tests use it)."""
+    from peerloop.http import SafeRequest
+
     app = Flask(__name__, template_folder="../templates", static_folder="../static")
+    app.request_class = SafeRequest
     app.config.from_mapping(config_module.from_env())
     if config:
         app.config.update(config)
@@ -55,11 +58,16 @@ def register_extensions(app: Flask) -> None:
 
 
 def configure_sqlite(engine: sa.Engine) -> None:
-    """Foreign keys on and a busy timeout for every SQLite connection.
+    """SQLite that two writers at once cannot break: WAL, a busy timeout, and write transactions
+    that take the write lock when they begin.
 
     pysqlite's own transaction handling breaks SAVEPOINTs and delays BEGIN, so
     SQLAlchemy's documented recipe takes over: autocommit at the driver, and an
-    explicit BEGIN when SQLAlchemy starts a transaction.
+    explicit BEGIN when SQLAlchemy starts a transaction. A deferred transaction
+    that reads and then writes cannot wait for the lock (SQLite answers "database
+    is locked" at once), so every transaction that may write begins IMMEDIATE
+    and waits its turn; only the reads of safe (GET, HEAD) requests begin
+    deferred, and ``peerloop.db.for_update`` upgrades one of those when it must write.
     """
     if engine.dialect.name != "sqlite":
         return
@@ -69,12 +77,21 @@ def configure_sqlite(engine: sa.Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
         cursor.close()
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN")
+        from peerloop.db import sqlite_begin_statement
+
+        statement = sqlite_begin_statement()
+        connection.info["sqlite_write_lock"] = statement == "BEGIN IMMEDIATE"
+        connection.exec_driver_sql(statement)
+
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
 def register_models() -> None:
@@ -82,6 +99,7 @@ def register_models() -> None:
     import peerloop.accounts.models  # noqa: F401
     import peerloop.catalog.models  # noqa: F401
     import peerloop.certification.models  # noqa: F401
+    import peerloop.clock  # noqa: F401
     import peerloop.enrollment.models  # noqa: F401
     import peerloop.jobs  # noqa: F401
     import peerloop.notifications.models  # noqa: F401
@@ -93,13 +111,14 @@ def register_blueprints(app: Flask) -> None:
     from peerloop.api import create_blueprint as create_api_blueprint
     from peerloop.catalog.api import bp as catalog_api
     from peerloop.catalog.views import bp as catalog_views
+    from peerloop.clock_api import bp as clock_api
     from peerloop.notifications.api import bp as notifications_api
     from peerloop.notifications.views import bp as notifications_views
 
     app.register_blueprint(catalog_views)
     app.register_blueprint(accounts_views)
     app.register_blueprint(notifications_views)
-    app.register_blueprint(create_api_blueprint(accounts_api, catalog_api, notifications_api))
+    app.register_blueprint(create_api_blueprint(accounts_api, catalog_api, notifications_api, clock_api))
 
 
 def register_error_handlers(app: Flask) -> None:

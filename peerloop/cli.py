@@ -11,8 +11,9 @@ import click
 from flask import Flask
 from flask.cli import with_appcontext
 
-from peerloop.db import utcnow
+from peerloop import clock
 from peerloop.errors import DomainError
+from peerloop.extensions import db
 
 log = logging.getLogger("peerloop.sweep")
 
@@ -21,6 +22,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(seed_demo)
     app.cli.add_command(create_admin)
     app.cli.add_command(sweep)
+    app.cli.add_command(clock_group)
 
 
 @click.command("seed-demo")
@@ -29,7 +31,7 @@ def seed_demo():
     """Load the demo data (idempotent) and print the demo logins."""
     from peerloop.demo import DEMO_LOGINS, DEMO_PASSWORD, load_demo
 
-    summary = load_demo(now=utcnow())
+    summary = load_demo(now=clock.now())
     click.echo(f"Demo data ready: {summary}")
     click.echo(f"Demo logins (password for all: {DEMO_PASSWORD}):")
     for email, description in DEMO_LOGINS:
@@ -50,7 +52,7 @@ def create_admin(email: str, name: str, handle: str | None, password: str | None
         password = getpass.getpass("Password: ")
     handle = handle or email.split("@")[0].replace(".", "_").replace("-", "_")
     try:
-        user = services.create_admin(email=email, password=password, name=name, handle=handle, now=utcnow())
+        user = services.create_admin(email=email, password=password, name=name, handle=handle, now=clock.now())
     except DomainError as error:
         details = "; ".join(f"{k}: {v}" for k, v in error.fields.items()) or error.message
         raise click.ClickException(details) from error
@@ -83,7 +85,8 @@ def sweep(every: int):
     while True:
         started = time.monotonic()
         try:
-            result = run_sweep(utcnow())
+            result = run_sweep(clock.now())
+            db.session.remove()  # the next pass reads afresh (and sees a moved test clock)
             click.echo(f"sweep: {result}")
         except Exception:  # a failed pass must not stop the clock
             log.exception("sweep pass failed")
@@ -93,3 +96,79 @@ def sweep(every: int):
             time.sleep(0.5)
         if stop["now"]:
             return
+
+
+@click.group("clock")
+def clock_group():
+    """The test clock: set, advance or reset business time (never in production).
+
+    Every process of the app (web, worker, sweep) reads it when run with TEST_CLOCK=1.
+    """
+
+
+def _clock_guard() -> None:
+    from flask import current_app
+
+    if current_app.config["PEERLOOP_ENV"] == "production":
+        raise click.ClickException("The test clock is refused in production.")
+    if not current_app.config["TEST_CLOCK"]:
+        click.echo("Note: TEST_CLOCK is off here; processes started with TEST_CLOCK=1 use this time.", err=True)
+
+
+@clock_group.command("set")
+@with_appcontext
+@click.argument("instant")
+def clock_set(instant: str):
+    """Freeze business time at INSTANT (ISO 8601 with an offset, e.g. 2026-12-01T09:45:00Z)."""
+    from datetime import datetime
+
+    _clock_guard()
+    try:
+        parsed = datetime.fromisoformat(instant.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError as error:
+        raise click.BadParameter(f"not an ISO 8601 time: {instant!r}") from error
+    if parsed.tzinfo is None:
+        raise click.BadParameter("give an offset, e.g. 2026-12-01T09:45:00Z or …+01:00")
+    click.echo(f"clock: {clock.set_to(parsed).isoformat()}")
+
+
+@clock_group.command("advance")
+@with_appcontext
+@click.argument("duration")
+def clock_advance(duration: str):
+    """Move business time on by DURATION (90s, 15m, 2h, 3d, or seconds) and keep it frozen there."""
+    _clock_guard()
+    click.echo(f"clock: {clock.advance(parse_duration(duration)).isoformat()}")
+
+
+@clock_group.command("reset")
+@with_appcontext
+def clock_reset():
+    """Return to real time."""
+    _clock_guard()
+    clock.reset()
+    click.echo("clock: real time")
+
+
+@clock_group.command("show")
+@with_appcontext
+def clock_show():
+    """Print the stored test time, if any."""
+    stored = clock.stored()
+    click.echo(f"clock: {stored.isoformat()}" if stored else "clock: real time")
+
+
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str):
+    from datetime import timedelta
+
+    text = text.strip().lower()
+    unit = text[-1:] if text[-1:] in DURATION_UNITS else "s"
+    number = text[:-1] if text[-1:] in DURATION_UNITS else text
+    try:
+        amount = float(number)
+    except ValueError as error:
+        raise click.BadParameter(f"not a duration: {text!r} (try 90s, 15m, 2h, 3d)") from error
+    return timedelta(seconds=amount * DURATION_UNITS[unit])

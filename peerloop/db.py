@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import enum
 import uuid
 from datetime import UTC, datetime
@@ -20,7 +21,16 @@ NAMING_CONVENTION = {
 
 
 def utcnow() -> datetime:
+    """The wall clock. Business time (what views, jobs and defaults use) is ``peerloop.clock.now``;
+    the wall clock is for what must follow real time: token and link expiry, rate limits, signatures."""
     return datetime.now(UTC)
+
+
+def business_now() -> datetime:
+    """Model timestamp defaults: the business clock (a test clock when one is set)."""
+    from peerloop.clock import now
+
+    return now()
 
 
 class UTCDateTime(sa.TypeDecorator):
@@ -79,11 +89,13 @@ class UUIDPrimaryKey:
 
 
 class CreatedAt:
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=business_now, nullable=False)
 
 
 class Timestamps(CreatedAt):
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=business_now, onupdate=business_now, nullable=False
+    )
 
 
 def parse_uuid(value) -> uuid.UUID | None:
@@ -116,3 +128,46 @@ def unique_ids(values, *, limit: int = MAX_BULK) -> list[uuid.UUID]:
             f"Select at most {limit} at a time.", fields={"ids": f"Select at most {limit} at a time."}
         )
     return list(seen)
+
+
+# --- the write lock ----------------------------------------------------------
+
+_force_write_lock = contextvars.ContextVar("force_write_lock", default=False)
+
+
+def sqlite_begin_statement() -> str:
+    """How a SQLite transaction begins: IMMEDIATE (holding the write lock) unless it
+    belongs to a safe request, whose reads need no lock."""
+    from flask import has_request_context, request
+
+    if not _force_write_lock.get() and has_request_context() and request.method in ("GET", "HEAD", "OPTIONS"):
+        return "BEGIN"
+    return "BEGIN IMMEDIATE"
+
+
+def for_update(statement):
+    """The one way a service that reads, decides and writes locks what it read.
+
+    PostgreSQL: ``SELECT … FOR UPDATE`` row locks (take them in a fixed order,
+    e.g. by id, so two services cannot deadlock). SQLite has no row locks: there
+    the transaction holds the database's write lock from its BEGIN IMMEDIATE; a
+    read-only transaction (a GET request) is ended first and an IMMEDIATE one
+    begun, so the read that follows sees the latest data and nobody can write
+    between it and our write.
+
+    :raise RuntimeError: on SQLite, unflushed changes in a transaction without the write lock.
+    """
+    from peerloop.extensions import db
+
+    session = db.session()
+    connection = session.connection()
+    if connection.dialect.name == "sqlite" and not connection.info.get("sqlite_write_lock"):
+        if session.new or session.dirty or session.deleted:
+            raise RuntimeError("for_update() after unflushed changes in a read transaction")
+        session.commit()
+        token = _force_write_lock.set(True)
+        try:
+            session.connection()  # begins IMMEDIATE
+        finally:
+            _force_write_lock.reset(token)
+    return statement.with_for_update()

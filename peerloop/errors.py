@@ -6,6 +6,7 @@ Under /api every error is JSON: {"error": {"code", "message", "fields"?}}.
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -87,9 +88,25 @@ HTTP_MESSAGES = {
     403: "You are not allowed to do that.",
     404: "Not found.",
     405: "That method is not allowed here.",
+    413: "That request is too large.",
     429: "Too many attempts. Wait a moment and try again.",
     500: "Something went wrong on our side.",
 }
+
+
+BUSY_MESSAGE = "We are busy for a moment. Try again in a few seconds."
+BUSY_RETRY_AFTER_SECONDS = 2
+# PostgreSQL: lock_not_available, serialization_failure, deadlock_detected.
+LOCK_SQLSTATES = {"55P03", "40001", "40P01"}
+
+
+def is_lock_timeout(error: sa.exc.DBAPIError) -> bool:
+    """Whether the database refused because someone else held the lock (worth retrying)."""
+    orig = error.orig
+    if getattr(orig, "sqlstate", None) in LOCK_SQLSTATES:
+        return True
+    text = str(orig).lower()
+    return "database is locked" in text or "database table is locked" in text
 
 
 def json_error(status: int, code: str, message: str, fields: dict | None = None):
@@ -105,29 +122,10 @@ def wants_json() -> bool:
     return request.path.startswith("/api/") or request.path == "/api" or request.path.startswith("/webhooks/")
 
 
-def _has_nul(value) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
-
-
-def reject_nul_bytes():
-    """PostgreSQL cannot store NUL in text: refuse such input up front, as bad input."""
-    sources = [request.path, request.args.to_dict(flat=False), request.view_args or {}]
-    if request.method in {"POST", "PUT", "PATCH", "DELETE"}:
-        sources.append(request.form.to_dict(flat=False))
-        if request.is_json:
-            sources.append(request.get_json(silent=True))
-    if any(_has_nul(source) for source in sources):
-        raise ValidationError("Text cannot contain NUL characters.", code="invalid_input")
-
-
 def register_error_handlers(app: Flask) -> None:
-    app.before_request(reject_nul_bytes)
+    from peerloop.http import reject_unusable_input
+
+    app.before_request(reject_unusable_input)
 
     @app.errorhandler(DomainError)
     def handle_domain_error(error: DomainError):
@@ -150,6 +148,22 @@ def register_error_handlers(app: Flask) -> None:
         response = error.get_response()
         response.set_data(render_template("errors/error.html", status=status, message=message))
         response.content_type = "text/html; charset=utf-8"
+        return response
+
+    @app.errorhandler(sa.exc.OperationalError)
+    def handle_busy_database(error: sa.exc.OperationalError):
+        """The database was too busy to take our lock in time: ask the client to come back, never a 500."""
+        if not is_lock_timeout(error):
+            return handle_unexpected(error)
+        from peerloop.extensions import db
+
+        app.logger.warning("database busy on %s %s: %s", request.method, request.path, error.orig)
+        db.session.rollback()
+        if wants_json():
+            response = json_error(503, "busy", BUSY_MESSAGE)
+        else:
+            response = app.make_response((render_template("errors/error.html", status=503, message=BUSY_MESSAGE), 503))
+        response.headers["Retry-After"] = str(BUSY_RETRY_AFTER_SECONDS)
         return response
 
     @app.errorhandler(Exception)

@@ -17,11 +17,11 @@ from datetime import datetime
 
 import fakeredis
 import sqlalchemy as sa
-from flask import Flask, current_app
+from flask import Flask, after_this_request, current_app, has_request_context
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from peerloop.db import CreatedAt, UTCDateTime, UUIDPrimaryKey
 from peerloop.extensions import db
@@ -83,3 +83,58 @@ def enqueue(func, *args, **kwargs):
         db.session.add(FailedJob(func_name=job.func_name, args=repr(args), error=error))
         db.session.commit()
     return job
+
+
+# --- after the transaction commits, after the response is sent --------------
+
+_AFTER_COMMIT = "peerloop_jobs_after_commit"
+
+
+def enqueue_after_commit(func, *args) -> None:
+    """Enqueue ``func(*args)`` once the session's current transaction commits; dropped if it rolls back.
+
+    For work whose rows the caller has added but not yet committed (``notify(commit=False)``).
+    If the process dies between the commit and the enqueue, the sweep finds the rows
+    (queued emails are retried), so nothing is lost.
+    """
+    db.session().info.setdefault(_AFTER_COMMIT, []).append((func, args))
+
+
+@sa.event.listens_for(Session, "after_commit")
+def _run_after_commit(session: Session) -> None:
+    pending = session.info.pop(_AFTER_COMMIT, None)
+    if not pending:
+        return
+    # The committing session cannot run SQL any more; an inline job gets a session of its own.
+    with current_app.app_context():
+        for func, args in pending:
+            enqueue(func, *args)
+
+
+@sa.event.listens_for(Session, "after_soft_rollback")
+def _drop_after_rollback(session: Session, previous_transaction) -> None:
+    if previous_transaction.parent is None and not previous_transaction.nested:
+        session.info.pop(_AFTER_COMMIT, None)
+
+
+def enqueue_after_response(func, *args) -> None:
+    """Enqueue ``func(*args)``, and when jobs run inline, run it only once the response is sent.
+
+    With a worker the request does the same work whatever the job finds (one
+    enqueue); inline, the job would otherwise run inside the request and show in
+    its timing (a password reset must take as long for an unknown address as
+    for a known one).
+    """
+    if queue().is_async or not has_request_context():
+        enqueue(func, *args)
+        return
+    app = current_app._get_current_object()
+
+    @after_this_request
+    def _defer(response):
+        def _run():
+            with app.app_context():
+                enqueue(func, *args)
+
+        response.call_on_close(_run)
+        return response

@@ -27,7 +27,7 @@ def base_config(tmp_path_factory) -> dict:
     config = {
         "TESTING": True,
         "SECRET_KEY": "test-secret",
-        "SERVER_NAME": "peerloop.test",
+        "PUBLIC_URL": "http://peerloop.test",
         "ARGON2_TIME_COST": 1,
         "ARGON2_MEMORY_COST": 1024,
         "EMAIL_BACKEND": "outbox",
@@ -57,6 +57,9 @@ class IsolatedClient(FlaskClient):
     """
 
     def open(self, *args, **kwargs):
+        # Buffered, as a server sends the whole body: the response is closed and
+        # its on-close work (jobs run after the response) done before we return.
+        kwargs.setdefault("buffered", True)
         with self.application.app_context():
             response = super().open(*args, **kwargs)
             # Flask re-pushes the request's contexts after a test request; drop

@@ -38,11 +38,12 @@ def test_no_configuration_gives_the_embedded_defaults():
     assert config["SESSION_COOKIE_SECURE"] is False
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "DATABASE_URL", "REDIS_URL"])
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "DATABASE_URL", "REDIS_URL", "PUBLIC_URL"])
 def test_production_requires_its_settings(missing):
     env = {
         "PEERLOOP_ENV": "production",
-        "SECRET_KEY": "k",
+        "SECRET_KEY": "k" * 32,
+        "PUBLIC_URL": "https://peerloop.example",
         "DATABASE_URL": "postgres://db/x",
         "REDIS_URL": "redis://r",
         "STRIPE_SECRET_KEY": "sk_test",
@@ -57,7 +58,8 @@ def test_production_refuses_the_sandbox_gateway():
         from_env(
             {
                 "PEERLOOP_ENV": "production",
-                "SECRET_KEY": "k",
+                "SECRET_KEY": "k" * 32,
+                "PUBLIC_URL": "https://peerloop.example",
                 "DATABASE_URL": "postgres://db/x",
                 "REDIS_URL": "redis://r",
             }
@@ -68,7 +70,8 @@ def test_production_trusts_one_proxy_hop_and_uses_redis_for_limits():
     config = from_env(
         {
             "PEERLOOP_ENV": "production",
-            "SECRET_KEY": "k",
+            "SECRET_KEY": "k" * 32,
+            "PUBLIC_URL": "https://peerloop.example",
             "DATABASE_URL": "postgresql://db/x",
             "REDIS_URL": "redis://r:6379/0",
             "STRIPE_SECRET_KEY": "sk_test",

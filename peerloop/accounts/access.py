@@ -10,12 +10,12 @@ from __future__ import annotations
 import functools
 from urllib.parse import urlparse
 
-from flask import Flask, abort, flash, g, redirect, request, url_for
-from flask_login import current_user
+from flask import Flask, abort, flash, g, redirect, request, session, url_for
+from flask_login import current_user, login_user, logout_user
 
 from peerloop.db import parse_uuid, utcnow
 from peerloop.errors import Forbidden, Unauthorized, wants_json
-from peerloop.extensions import db, login_manager
+from peerloop.extensions import login_manager
 
 ROLE_CHECKS = {
     "admin": lambda user: user.is_admin,
@@ -40,6 +40,26 @@ def safe_next(target: str | None) -> str | None:
 def login_url_for_current_request() -> str:
     path = request.full_path if request.query_string else request.path
     return url_for("accounts.login", next=safe_next(path))
+
+
+def log_in(user, *, remember: bool = False) -> None:
+    """Log a browser in: a new server-side login session, a fresh CSRF token, then Flask-Login."""
+    from peerloop.accounts.services import start_login_session
+
+    start_login_session(user, now=utcnow())
+    # The token issued before login must not carry over into the logged-in session.
+    session.pop("csrf_token", None)
+    g.pop("csrf_token", None)
+    login_user(user, remember=remember)
+
+
+def log_out() -> None:
+    """End this browser's login server-side (its session and remember-me cookies die with it)."""
+    from peerloop.accounts.services import end_login_session
+
+    if current_user.is_authenticated:
+        end_login_session(current_user.login_session_id, now=utcnow())
+    logout_user()
 
 
 def has_role(user, role: str) -> bool:
@@ -84,18 +104,15 @@ def init_app(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(session_id: str):
-        from peerloop.accounts.models import User
+        from peerloop.accounts.services import user_for_login_session
 
         if bearer_token() and request.path.startswith("/api/"):
             return None  # a bearer token decides who calls the API, not the cookie
-        user_id, _, epoch = (session_id or "").partition(":")
-        uid = parse_uuid(user_id)
-        if uid is None:
+        user_id, _, login_id = (session_id or "").partition(":")
+        uid, lid = parse_uuid(user_id), parse_uuid(login_id)
+        if uid is None or lid is None:
             return None
-        user = db.session.get(User, uid)
-        if user is None or user.is_deleted or str(user.auth_epoch) != epoch:
-            return None
-        return user
+        return user_for_login_session(uid, lid, now=utcnow())
 
     @login_manager.request_loader
     def load_user_from_bearer(req):

@@ -6,6 +6,7 @@ from flask import Blueprint, jsonify
 from flask_login import current_user, login_required
 
 from peerloop.accounts import services
+from peerloop.accounts.access import log_out
 from peerloop.accounts.ratelimits import login_limits, reset_limits, signup_limits
 from peerloop.accounts.serializers import me_json, public_user_json
 from peerloop.api import api_token, json_body
@@ -58,9 +59,7 @@ def logout():
     if token:
         services.revoke_api_token(token, now=utcnow())
     else:
-        from flask_login import logout_user
-
-        logout_user()
+        log_out()
     return "", 204
 
 
@@ -71,7 +70,7 @@ def password_reset():
     email = _str_field(data, "email")
     if not email.strip():
         raise ValidationError(fields={"email": "Enter your email address."})
-    services.request_password_reset(email, now=utcnow())
+    services.queue_password_reset(email)
     return jsonify({"message": "If that address has an account, a reset link is on its way."}), 202
 
 

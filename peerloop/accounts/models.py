@@ -68,9 +68,6 @@ class User(UserMixin, UUIDPrimaryKey, Timestamps, db.Model):
         enum_column(StripeAccountStatus, "user_stripe_account_status")
     )
     stripe_payouts_enabled: Mapped[bool | None] = mapped_column(default=False)
-    # Bumped on password change: every other browser session and remember-me
-    # cookie carries the old value and stops working.
-    auth_epoch: Mapped[int] = mapped_column(default=0)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
@@ -84,9 +81,15 @@ class User(UserMixin, UUIDPrimaryKey, Timestamps, db.Model):
         back_populates="user", order_by="UserInterest.tag", cascade="all, delete-orphan"
     )
 
+    # The LoginSession this request runs under (set at login and by the user loader).
+    login_session_id = None  # a plain attribute, not a column
+
     def get_id(self) -> str:
-        # Flask-Login stores this in the session and the remember-me cookie.
-        return f"{self.id}:{self.auth_epoch}"
+        # Flask-Login stores this in the session cookie and the remember-me cookie: both name
+        # one server-side LoginSession, so ending that row ends both cookies.
+        if self.login_session_id is None:
+            raise RuntimeError("log in through accounts.services.start_login_session")
+        return f"{self.id}:{self.login_session_id}"
 
     @property
     def is_active(self) -> bool:  # Flask-Login: deleted accounts cannot log in
@@ -128,6 +131,18 @@ class UserInterest(UUIDPrimaryKey, db.Model):
     tag: Mapped[str] = mapped_column(sa.String(50))
 
     user: Mapped[User] = relationship(back_populates="interests")
+
+
+class LoginSession(UUIDPrimaryKey, CreatedAt, db.Model):
+    """One browser login. Its id is in the session and remember-me cookies; logout,
+    a password change or reset, and account deletion end it, so a replayed
+    cookie stops working."""
+
+    __tablename__ = "login_sessions"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class ApiToken(UUIDPrimaryKey, CreatedAt, db.Model):

@@ -17,21 +17,23 @@ from urllib.parse import urlparse
 
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app, url_for
+from flask import current_app
 
 from peerloop import jobs
 from peerloop.accounts.models import (
     AccountToken,
     AccountTokenPurpose,
     ApiToken,
+    LoginSession,
     PrimaryRole,
     User,
     UserInterest,
 )
 from peerloop.accounts.passwords import hash_password, password_problem, verify_password
-from peerloop.db import unique_ids
+from peerloop.db import unique_ids, utcnow
 from peerloop.errors import Conflict, Unauthorized, ValidationError
 from peerloop.extensions import db
+from peerloop.urls import external_url, site_path
 
 HANDLE_RE = re.compile(r"^[a-z0-9_]{3,30}$")
 # Handles that would shadow a page, a role or the brand.
@@ -93,8 +95,19 @@ _DUMMY_HASH: dict[str, str] = {}
 
 
 def normalise_email(email: str | None) -> str:
-    """Trimmed, lower case, and in Unicode NFC, so one mailbox is one account."""
-    return unicodedata.normalize("NFC", (email or "").strip()).lower()
+    """The one stored form of an address, so one mailbox is one account.
+
+    The domain as email_validator normalises it, in its IDNA (ASCII) form:
+    ``u@ｅｘａｍｐｌｅ.com`` is ``u@example.com`` and ``u@bücher.example`` is
+    ``u@xn--bcher-kva.example``. The local part in NFC, lower case. Text that
+    is not an address at all is only trimmed and lowered (lookups then find nothing).
+    """
+    text = unicodedata.normalize("NFC", (email or "").strip())
+    try:
+        valid = validate_email(text, check_deliverability=False)
+    except EmailNotValidError:
+        return text.lower()
+    return f"{unicodedata.normalize('NFC', valid.local_part).lower()}@{valid.ascii_domain}"
 
 
 def normalise_handle(handle: str | None) -> str:
@@ -226,7 +239,8 @@ def _welcome(user: User, now: datetime) -> None:
             "account.welcome",
             title="Welcome to PeerLoop",
             body="Find a course, pick a Student-Teacher whose times suit you, and learn 1-on-1.",
-            action_url=url_for("catalog.courses"),
+            action_url=site_path("catalog.courses"),
+            dedupe_key="account.welcome",
             now=now,
         )
     except Exception:
@@ -267,7 +281,7 @@ def _queue_verification(
         timedelta(hours=current_app.config["VERIFY_TOKEN_HOURS"]),
         now,
     )
-    link = url_for("accounts.verify_email", token=raw, _external=True)
+    link = external_url("accounts.verify_email", token=raw)
     return queue_email(
         to=email,
         template="verify_email",
@@ -364,6 +378,63 @@ def _end_open_tokens(user: User, now: datetime, purposes: tuple[AccountTokenPurp
 # --- login and API tokens ----------------------------------------------------
 
 
+def start_login_session(user: User, *, now: datetime) -> User:
+    """Open a server-side login for a browser; the caller then hands ``user`` to Flask-Login.
+
+    The session and remember-me cookies carry this row's id, so ``end_login_session``
+    (logout) makes a replayed cookie worthless.
+    """
+    login = LoginSession(
+        user_id=user.id,
+        created_at=now,
+        expires_at=now + timedelta(seconds=current_app.config["REMEMBER_COOKIE_DURATION"]),
+    )
+    db.session.add(login)
+    db.session.commit()
+    user.login_session_id = login.id
+    return user
+
+
+def user_for_login_session(user_id: uuid.UUID, login_id: uuid.UUID, *, now: datetime) -> User | None:
+    """The user of a live login session, or None (ended, expired, deleted account)."""
+    user = db.session.scalar(
+        sa.select(User)
+        .join(LoginSession, LoginSession.user_id == User.id)
+        .where(
+            User.id == user_id,
+            User.deleted_at.is_(None),
+            LoginSession.id == login_id,
+            LoginSession.ended_at.is_(None),
+            LoginSession.expires_at > now,
+        )
+    )
+    if user is not None:
+        user.login_session_id = login_id
+    return user
+
+
+def end_login_session(login_id: uuid.UUID | None, *, now: datetime) -> None:
+    """Logout: this login's cookies stop working, wherever they were copied to."""
+    if login_id is None:
+        return
+    db.session.execute(
+        sa.update(LoginSession)
+        .where(LoginSession.id == login_id, LoginSession.ended_at.is_(None))
+        .values(ended_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def _end_all_login_sessions(user: User, now: datetime) -> None:
+    db.session.execute(
+        sa.update(LoginSession)
+        .where(LoginSession.user_id == user.id, LoginSession.ended_at.is_(None))
+        .values(ended_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def authenticate(email: str, password: str, *, now: datetime) -> User:
     """The user with these credentials.
 
@@ -425,8 +496,22 @@ def _revoke_all_api_tokens(user: User, now: datetime) -> None:
 # --- password reset and change -----------------------------------------------
 
 
+def queue_password_reset(email: str) -> None:
+    """Ask for a reset link, from a page or the API. Says nothing either way.
+
+    The request does the same work whether or not the address has an account
+    (one job, run after the response when jobs are inline): its timing must not
+    tell who has one. The job looks the address up.
+    """
+    jobs.enqueue_after_response(password_reset_job, normalise_email(email))
+
+
+def password_reset_job(email: str) -> None:
+    request_password_reset(email, now=utcnow())
+
+
 def request_password_reset(email: str, *, now: datetime) -> None:
-    """Email a single-use reset link if the address has an account. Says nothing either way."""
+    """Email a single-use reset link if the address has an account (the job behind ``queue_password_reset``)."""
     from peerloop.notifications.services import queue_email
 
     user = db.session.scalar(sa.select(User).where(User.email == normalise_email(email)))
@@ -441,7 +526,7 @@ def request_password_reset(email: str, *, now: datetime) -> None:
         template="reset_password",
         context={
             "user": user,
-            "link": url_for("accounts.reset_password", token=raw, _external=True),
+            "link": external_url("accounts.reset_password", token=raw),
             "minutes": minutes,
         },
         idempotency_key=f"reset:{token.id}",
@@ -481,7 +566,7 @@ def reset_password(raw_token: str, new_password: str, *, now: datetime) -> User:
         db.session.rollback()
         raise ValidationError(fields={"password": problem}, code="weak_password", message=problem)
     user.password_hash = hash_password(new_password)
-    user.auth_epoch += 1
+    _end_all_login_sessions(user, now)
     # Reading the link proves control of the address.
     if token.email == user.email:
         user.email_verified = True
@@ -493,9 +578,9 @@ def reset_password(raw_token: str, new_password: str, *, now: datetime) -> User:
 
 
 def change_password(user: User, *, current_password: str, new_password: str, now: datetime) -> None:
-    """Change the password; every other session and all API tokens stop working.
+    """Change the password; every browser login and all API tokens stop working.
 
-    The caller logs the current browser in again (its session id changed).
+    The caller logs the current browser in again (``start_login_session``).
     """
     if not verify_password(user.password_hash, current_password or ""):
         raise ValidationError(fields={"current_password": "That is not your current password."})
@@ -503,7 +588,7 @@ def change_password(user: User, *, current_password: str, new_password: str, now
     if problem:
         raise ValidationError(fields={"new_password": problem})
     user.password_hash = hash_password(new_password)
-    user.auth_epoch += 1
+    _end_all_login_sessions(user, now)
     user.updated_at = now
     _revoke_all_api_tokens(user, now)
     _end_open_tokens(user, now, (AccountTokenPurpose.reset_password,))
@@ -620,7 +705,7 @@ def delete_account(user: User, *, password: str, now: datetime) -> None:
     user.timezone = "UTC"
     user.last_login_at = None
     user.marketing_opt_out = True
-    user.auth_epoch += 1
+    _end_all_login_sessions(user, now)
     user.deleted_at = now
     user.updated_at = now
     user.interests = []

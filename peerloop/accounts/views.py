@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required
 
 from peerloop.accounts import forms, services
-from peerloop.accounts.access import safe_next
+from peerloop.accounts.access import log_in, log_out, safe_next
 from peerloop.accounts.ratelimits import login_limits, reset_limits, signup_limits
 from peerloop.catalog import services as catalog_services
 from peerloop.db import utcnow
@@ -47,7 +47,7 @@ def signup():
         except (ValidationError, Conflict) as error:
             _apply_field_errors(form, error)
         else:
-            login_user(user)
+            log_in(user)
             flash(f"Welcome to PeerLoop, {user.name}! We sent a link to {user.email} to confirm it.", "success")
             return redirect(safe_next(form.next.data) or url_for("catalog.courses"))
     return render_template("accounts/signup.html", form=form), 400 if form.errors else 200
@@ -65,7 +65,7 @@ def login():
         except Unauthorized as error:
             form.password.errors = [error.message]
         else:
-            login_user(user, remember=bool(form.remember.data))
+            log_in(user, remember=bool(form.remember.data))
             flash(f"Welcome back, {user.name}.", "success")
             return redirect(safe_next(form.next.data) or url_for("catalog.home"))
     return render_template("accounts/login.html", form=form), 400 if form.errors else 200
@@ -75,7 +75,7 @@ def login():
 def logout():
     form = forms.ActionForm()
     if form.validate_on_submit():
-        logout_user()
+        log_out()
         flash("You are logged out.", "info")
     return redirect(url_for("catalog.home"))
 
@@ -109,7 +109,7 @@ def resend_verification():
 def forgot_password():
     form = forms.ForgotPasswordForm()
     if form.validate_on_submit():
-        services.request_password_reset(form.email.data, now=utcnow())
+        services.queue_password_reset(form.email.data)
         flash("If that address has an account, a reset link is on its way. It works once, within the hour.", "info")
         return redirect(url_for("accounts.login"))
     return render_template("accounts/forgot_password.html", form=form), 400 if form.errors else 200
@@ -131,7 +131,7 @@ def reset_password(token: str):
                 return redirect(url_for("accounts.forgot_password"))
             _apply_field_errors(form, error)
         else:
-            logout_user()
+            log_out()
             flash("Your password is changed. Log in with the new one.", "success")
             return redirect(url_for("accounts.login"))
     return render_template("accounts/reset_password.html", form=form, token=token), 400 if form.errors else 200
@@ -204,7 +204,7 @@ def change_password():
             _apply_field_errors(form, error)
         else:
             # The session id changed with the epoch: log this browser in again.
-            login_user(current_user)
+            log_in(current_user._get_current_object())
             flash("Password changed. Other devices and API tokens were logged out.", "success")
             return redirect(url_for("accounts.settings"))
     return _settings_with(password_form=form)
@@ -238,7 +238,7 @@ def delete_account():
         except ValidationError as error:
             _apply_field_errors(form, error)
         else:
-            logout_user()
+            log_out()
             flash("Your account is deleted. Your personal details are gone.", "info")
             return redirect(url_for("catalog.home"))
     return _settings_with(delete_form=form)

@@ -7,8 +7,9 @@ role gets a 403. Forms use Flask-WTF so the global CSRF protection accepts them.
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlencode
 
-from flask import abort, flash, redirect
+from flask import abort, flash, redirect, request
 from flask_admin import AdminIndexView
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.filters import FilterEqual
@@ -17,7 +18,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.form import _Auto
 from sqlalchemy.exc import DBAPIError
 
-from peerloop.accounts.access import has_role, login_url_for_current_request
+from peerloop.accounts.access import has_role, login_url_for_current_request, safe_next
 from peerloop.db import parse_uuid
 from peerloop.errors import ValidationError
 from peerloop.extensions import db
@@ -30,6 +31,27 @@ class RoleGate:
 
     def is_accessible(self) -> bool:
         return has_role(current_user, self.required_role)
+
+    def _handle_view(self, name, **kwargs):
+        """Flask-Admin runs this before every console view: check access, then the return URL.
+
+        Flask-Admin's own check accepts ``?url=http:/evil.com`` (it resolves to this
+        host) and then redirects to it, which browsers send to evil.com. Every
+        return URL must pass the site's own check instead: a GET drops a bad one,
+        a form that posts one is refused.
+        """
+        refused = super()._handle_view(name, **kwargs)
+        if refused is not None:
+            return refused
+        target = request.values.get("url")
+        if target and safe_next(target) is None:
+            if request.method in ("GET", "HEAD"):
+                args = request.args.copy()
+                args.poplist("url")
+                query = urlencode(list(args.items(multi=True)))
+                return redirect(request.path + (f"?{query}" if query else ""))
+            abort(400, "That return address is not on this site.")
+        return None
 
     def inaccessible_callback(self, name, **kwargs):
         if not current_user.is_authenticated:

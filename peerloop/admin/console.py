@@ -9,11 +9,11 @@ from flask_login import current_user
 from markupsafe import Markup, escape
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from peerloop import clock
 from peerloop.accounts import services as account_services
 from peerloop.admin.base import EnumEqualFilter, SecureIndexView, SecureModelView
 from peerloop.catalog import management
 from peerloop.catalog.models import Course, Level
-from peerloop.db import utcnow
 from peerloop.errors import ValidationError
 from peerloop.notifications.models import EmailStatus, OutboundEmail
 
@@ -42,7 +42,7 @@ class UserView(SecureModelView):
     # Date filters are left out: Flask-Admin would compare naive datetimes with our UTC columns.
     column_filters = ["is_creator", "is_admin", "is_moderator", "email_verified", "privacy_public"]
     column_default_sort = ("created_at", True)
-    column_details_exclude_list = ["password_hash", "auth_epoch"]
+    column_details_exclude_list = ["password_hash"]
     form_columns = [
         "name",
         "title",
@@ -69,10 +69,10 @@ class UserView(SecureModelView):
         model.name = name
         if model.id == current_user.id and not model.is_admin:
             raise ValidationError("You can't remove your own admin role.")
-        model.updated_at = utcnow()
+        model.updated_at = clock.now()
 
     def _bulk(self, ids, flag: str, value: bool, label: str):
-        count = account_services.set_flag_for_users(ids, flag, value, acting=current_user, now=utcnow())
+        count = account_services.set_flag_for_users(ids, flag, value, acting=current_user, now=clock.now())
         flash(f"{count} user(s) {label}.", "success")
 
     @action("make_creator", "Make creator", "Let the selected users create courses?")
@@ -136,16 +136,16 @@ class CourseConsoleView(SecureModelView):
     def on_model_change(self, form, model, is_created):
         management.validate_course_fields(model)
         management.validate_course_children(model)
-        model.updated_at = utcnow()
+        model.updated_at = clock.now()
 
     @action("activate", "Activate (publish)", "Publish the selected courses in the catalog?")
     def action_activate(self, ids):
-        count = management.set_courses_active(ids, True, now=utcnow())
+        count = management.set_courses_active(ids, True, now=clock.now())
         flash(f"{count} course(s) published.", "success")
 
     @action("deactivate", "Deactivate (unpublish)", "Take the selected courses out of the catalog?")
     def action_deactivate(self, ids):
-        count = management.set_courses_active(ids, False, now=utcnow())
+        count = management.set_courses_active(ids, False, now=clock.now())
         flash(f"{count} course(s) unpublished.", "success")
 
 

@@ -14,6 +14,7 @@ from flask_admin.model.form import InlineFormAdmin
 from flask_login import current_user
 from wtforms.validators import NumberRange, Optional
 
+from peerloop import clock
 from peerloop.admin.base import SecureIndexView, SecureModelView
 from peerloop.catalog import management
 from peerloop.catalog.models import (
@@ -26,7 +27,6 @@ from peerloop.catalog.models import (
     CourseTestimonial,
     Module,
 )
-from peerloop.db import utcnow
 
 
 class StudioHome(SecureIndexView):
@@ -126,7 +126,7 @@ class StudioCourseView(SecureModelView):
             model.student_count = 0
         management.validate_course_fields(model)
         management.validate_course_children(model)
-        model.updated_at = utcnow()
+        model.updated_at = clock.now()
 
     def after_model_change(self, form, model, is_created):
         if is_created:

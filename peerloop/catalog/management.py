@@ -8,7 +8,7 @@ from datetime import datetime
 from urllib.parse import urlparse
 
 import sqlalchemy as sa
-from flask import current_app, url_for
+from flask import current_app
 from sqlalchemy.orm import joinedload
 
 from peerloop.accounts.models import User
@@ -18,6 +18,7 @@ from peerloop.db import unique_ids
 from peerloop.enrollment.models import Enrollment
 from peerloop.errors import ValidationError
 from peerloop.extensions import db
+from peerloop.urls import site_path
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 CURRENCIES = {"USD", "EUR", "GBP", "CAD", "AUD"}
@@ -174,8 +175,9 @@ def _notify_published(notify, course: Course, now: datetime) -> None:
             "course.published",
             title=f"{course.title} is live",
             body="Your course is published in the PeerLoop catalog. Students can find and buy it now.",
-            action_url=url_for("catalog.course", slug=course.slug),
+            action_url=site_path("catalog.course", slug=course.slug),
             email_template="notification",
+            dedupe_key=f"course.published:{course.id}",  # the creator hears it once, however often it is toggled
             now=now,
         )
     except Exception:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from peerloop.accounts.models import User
 from peerloop.catalog.models import Course
-from peerloop.db import CreatedAt, UTCDateTime, UUIDPrimaryKey, enum_column, utcnow
+from peerloop.db import CreatedAt, UTCDateTime, UUIDPrimaryKey, business_now, enum_column
 from peerloop.extensions import db
 
 
@@ -49,7 +49,7 @@ class Certificate(UUIDPrimaryKey, db.Model):
     user_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id"), index=True)
     course_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("courses.id"), index=True)
     type: Mapped[CertificateType] = mapped_column(enum_column(CertificateType, "certificate_type"))
-    issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=business_now)
     issued_by: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id"))
     recommended_by: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("users.id"))
     certificate_url: Mapped[str | None] = mapped_column(sa.String(500))

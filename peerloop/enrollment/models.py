@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from peerloop.accounts.models import User
 from peerloop.catalog.models import Course, Module
-from peerloop.db import Timestamps, UTCDateTime, UUIDPrimaryKey, enum_column, utcnow
+from peerloop.db import Timestamps, UTCDateTime, UUIDPrimaryKey, business_now, enum_column
 from peerloop.extensions import db
 
 
@@ -50,7 +50,7 @@ class Enrollment(UUIDPrimaryKey, Timestamps, db.Model):
     price_cents: Mapped[int]
     currency: Mapped[str] = mapped_column(sa.String(3))
     session_count: Mapped[int]
-    enrolled_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    enrolled_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=business_now)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     cancel_reason: Mapped[str | None] = mapped_column(sa.Text)

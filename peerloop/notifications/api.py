@@ -5,9 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 from flask_login import current_user, login_required
 
+from peerloop import clock
 from peerloop.accounts.serializers import iso
 from peerloop.api import json_body, page_args, paginated
-from peerloop.db import MAX_BULK, parse_uuid, utcnow
+from peerloop.db import MAX_BULK, parse_uuid
 from peerloop.errors import ValidationError
 from peerloop.notifications import services
 
@@ -54,5 +55,5 @@ def mark_read():
         if any(i is None for i in ids):
             raise ValidationError(fields={"ids": "Every id must be a notification id."})
         ids = list(dict.fromkeys(ids))
-    count = services.mark_read(current_user.id, ids, now=utcnow())
+    count = services.mark_read(current_user.id, ids, now=clock.now())
     return jsonify({"marked": count, "unread": services.unread_count(current_user.id)})

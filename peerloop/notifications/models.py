@@ -16,7 +16,11 @@ from peerloop.extensions import db
 
 class Notification(UUIDPrimaryKey, CreatedAt, db.Model):
     __tablename__ = "notifications"
-    __table_args__ = (sa.Index("ix_notifications_user_unread", "user_id", "is_read", "created_at"),)
+    __table_args__ = (
+        sa.Index("ix_notifications_user_unread", "user_id", "is_read", "created_at"),
+        # A step that runs twice (a retried job, two sweeps, a replayed webhook) notifies once.
+        sa.UniqueConstraint("user_id", "dedupe_key"),
+    )
 
     user_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
     # The kind of event, e.g. "account.welcome", "session.booked": free text so
@@ -25,6 +29,8 @@ class Notification(UUIDPrimaryKey, CreatedAt, db.Model):
     title: Mapped[str] = mapped_column(sa.String(200))
     body: Mapped[str] = mapped_column(sa.Text)
     action_url: Mapped[str | None] = mapped_column(sa.String(500))
+    # Unique per user; NULL only for direct, one-off user actions (see notify()).
+    dedupe_key: Mapped[str | None] = mapped_column(sa.String(200))
     is_read: Mapped[bool] = mapped_column(default=False)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

@@ -11,19 +11,21 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app, render_template
+from rq import get_current_job
 
-from peerloop import jobs
+from peerloop import clock, jobs
 from peerloop.accounts.models import User
-from peerloop.db import utcnow
 from peerloop.extensions import db
 from peerloop.notifications.interfaces import Attachment, EmailDeliveryError, EmailMessage, EmailSender
 from peerloop.notifications.models import EmailStatus, Notification, OutboundEmail
 from peerloop.notifications.outbox import OutboxSender
 from peerloop.notifications.resend import ResendSender
 from peerloop.notifications.smtp import SmtpSender
+from peerloop.urls import absolute
 
 MAX_EMAIL_ATTEMPTS = 5
 TITLE_MAX = 200  # Notification.title
+DEDUPE_KEY_MAX = 200  # Notification.dedupe_key
 
 
 def _fit(text: str, limit: int) -> str:
@@ -82,10 +84,9 @@ REDACTED = "[redacted: this email held a single-use link]"
 CLAIM_SECONDS = 60  # a send in progress holds the row this long against a second sender
 
 
-def send_queued_email(email_id: uuid.UUID | str, *, now: datetime | None = None) -> str:
+def send_queued_email(email_id: uuid.UUID | str, *, now: datetime) -> str:
     """Deliver one outbox row. Idempotent: a sent email is not sent again, and
     two runs at once (a retry racing a slow job) send it once."""
-    now = now or utcnow()
     email_id = uuid.UUID(str(email_id))
     claimed = db.session.execute(
         sa.update(OutboundEmail)
@@ -154,48 +155,106 @@ def retry_unsent_emails(now: datetime) -> int:
     return len(due)
 
 
+def _find_notification(user_id: uuid.UUID, dedupe_key: str) -> Notification | None:
+    return db.session.scalar(
+        sa.select(Notification).where(Notification.user_id == user_id, Notification.dedupe_key == dedupe_key)
+    )
+
+
+def _email_link(action_url: str | None) -> str | None:
+    """The absolute link an email carries for an in-site ``action_url`` (mail clients cannot open a path)."""
+    try:
+        return absolute(action_url)
+    except ValueError:
+        return None  # not an in-site path: the bell refuses to follow it, and so does the email
+
+
 def notify(
     user: User,
     kind: str,
     *,
     title: str,
     body: str,
+    dedupe_key: str | None,
+    now: datetime,
     action_url: str | None = None,
     email_template: str | None = None,
     email_context: dict | None = None,
     attachments: list[Attachment] | None = None,
-    now: datetime | None = None,
+    commit: bool = True,
 ) -> Notification:
     """Tell ``user`` something: a bell notification, plus an email when a template is given.
 
-    Owns its transaction: call it after the use case that caused it has committed.
+    ``dedupe_key`` is unique per user: a second call with the same key (a step
+    that runs twice, two overlapping sweeps, a replayed webhook) returns the
+    first notification and rings and emails nothing. It is required for
+    anything sent from a job, the sweep or a retried step; ``None`` is only for
+    a direct, one-off user action.
+
+    ``commit=True`` commits the notification on its own (call it after the use
+    case committed). ``commit=False`` joins the caller's transaction: the use
+    case and its notifications commit together or not at all. Either way the
+    email is enqueued only once its row is committed (and the sweep retries a
+    queued email whose job was lost).
+
+    :raise ValueError: no ``dedupe_key`` inside an RQ job.
     """
-    now = now or utcnow()
+    if dedupe_key is None and get_current_job() is not None:
+        raise ValueError(f"notify({kind!r}) from a job needs a dedupe_key: jobs may run twice")
+    if dedupe_key is not None:
+        dedupe_key = dedupe_key[:DEDUPE_KEY_MAX]
+        existing = _find_notification(user.id, dedupe_key)
+        if existing is not None:
+            if commit:
+                db.session.commit()
+            return existing
     title = _fit(title, TITLE_MAX)  # titles are often built from user text (a course title)
     notification = Notification(
-        user_id=user.id, type=kind[:50], title=title, body=body, action_url=action_url, created_at=now
+        user_id=user.id,
+        type=kind[:50],
+        title=title,
+        body=body,
+        action_url=action_url,
+        dedupe_key=dedupe_key,
+        created_at=now,
     )
-
-    db.session.add(notification)
-    db.session.flush()
-    email = None
+    try:
+        # A savepoint: losing the race to a concurrent twin must not undo the caller's work.
+        with db.session.begin_nested():
+            db.session.add(notification)
+    except sa.exc.IntegrityError:
+        existing = _find_notification(user.id, dedupe_key) if dedupe_key is not None else None
+        if existing is None:
+            raise
+        if commit:
+            db.session.commit()
+        return existing
     if email_template and user.deleted_at is None:
         email = queue_email(
             to=user.email,
             template=email_template,
-            context={"user": user, "title": title, "body": body, "action_url": action_url, **(email_context or {})},
-            idempotency_key=f"notification:{notification.id}",
+            context={
+                "user": user,
+                "title": title,
+                "body": body,
+                "action_url": _email_link(action_url),
+                **(email_context or {}),
+            },
+            idempotency_key=(
+                f"notification:{user.id}:{dedupe_key}" if dedupe_key is not None else f"notification:{notification.id}"
+            ),
             user_id=user.id,
             attachments=attachments,
         )
-    db.session.commit()
-    if email is not None:
-        jobs.enqueue(send_email_job, email.id)
+        db.session.flush()
+        jobs.enqueue_after_commit(send_email_job, email.id)
+    if commit:
+        db.session.commit()
     return notification
 
 
 def send_email_job(email_id: str) -> str:
-    return send_queued_email(email_id)
+    return send_queued_email(email_id, now=clock.now())
 
 
 def unread_count(user_id: uuid.UUID) -> int:

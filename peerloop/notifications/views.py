@@ -7,9 +7,10 @@ import math
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from peerloop import clock
 from peerloop.accounts.access import safe_next
 from peerloop.accounts.forms import ActionForm
-from peerloop.db import parse_uuid, utcnow
+from peerloop.db import parse_uuid
 from peerloop.notifications import services
 
 bp = Blueprint("notifications", __name__)
@@ -42,7 +43,7 @@ def open_notification(notification_id: str):
     target = None
     if form.validate_on_submit():
         uid = parse_uuid(notification_id)
-        target = services.open_notification(current_user.id, uid, now=utcnow()) if uid else None
+        target = services.open_notification(current_user.id, uid, now=clock.now()) if uid else None
     return redirect(safe_next(target) or url_for("notifications.index"))
 
 
@@ -56,7 +57,7 @@ def mark_read():
         if raw_id:
             uid = parse_uuid(raw_id)
             ids = [uid] if uid else []
-        services.mark_read(current_user.id, ids, now=utcnow())
+        services.mark_read(current_user.id, ids, now=clock.now())
         if ids is None:
             flash("All notifications marked read.", "info")
         target = safe_next(request.form.get("next"))

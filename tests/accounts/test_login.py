@@ -119,7 +119,8 @@ def test_production_cookie_settings():
     config = from_env(
         {
             "PEERLOOP_ENV": "production",
-            "SECRET_KEY": "k",
+            "SECRET_KEY": "k" * 32,
+            "PUBLIC_URL": "https://peerloop.example",
             "DATABASE_URL": "postgres://x/y",
             "REDIS_URL": "redis://r",
             "STRIPE_SECRET_KEY": "sk_test_x",

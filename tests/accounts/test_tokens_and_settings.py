@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from flask import current_app
 
 from peerloop.accounts import services
 from peerloop.accounts.models import AccountToken, ApiToken, User, UserInterest
@@ -15,13 +16,15 @@ from peerloop.enrollment.models import Enrollment
 from peerloop.errors import ValidationError
 from peerloop.extensions import db
 from peerloop.notifications.models import OutboundEmail
-from tests.conftest import csrf_from
+from tests.conftest import csrf_from, run_jobs
 from tests.factories import PASSWORD
 
 LINK_RE = re.compile(r"http://peerloop\.test(/\S+)")
 
 
 def last_link_to(address: str) -> str:
+    """The newest link emailed to ``address``, once the queued jobs have run (as a worker would)."""
+    run_jobs(current_app)
     email = db.session.scalars(
         sa.select(OutboundEmail).where(OutboundEmail.to_address == address).order_by(OutboundEmail.created_at.desc())
     ).first()

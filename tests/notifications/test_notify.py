@@ -29,6 +29,7 @@ def test_notify_writes_the_notification_and_sends_the_email(app, make, now, jobs
         body="Marcus at 7pm",
         action_url="/sessions/1",
         email_template="notification",
+        dedupe_key="session.booked:1",
         now=now,
     )
     jobs.run()
@@ -37,28 +38,30 @@ def test_notify_writes_the_notification_and_sends_the_email(app, make, now, jobs
     db.session.refresh(email)
     assert email.subject == "Session booked"
     assert "Hi Sarah" in email.text_body and "Marcus at 7pm" in email.html_body
+    # Mail clients cannot open a path: the email's link is absolute, on PUBLIC_URL.
+    assert "http://peerloop.test/sessions/1" in email.text_body
     assert email.status == EmailStatus.sent and email.backend == "outbox" and email.attempts == 1
 
 
 def test_sending_twice_sends_once(app, make, now, jobs):
     user = make.user()
-    services.notify(user, "x", title="T", body="B", email_template="notification", now=now)
+    services.notify(user, "x", title="T", body="B", email_template="notification", dedupe_key=None, now=now)
     jobs.run()
     email = db.session.scalar(sa.select(OutboundEmail))
-    assert services.send_queued_email(email.id) == "already sent"
+    assert services.send_queued_email(email.id, now=now) == "already sent"
     db.session.refresh(email)
     assert email.attempts == 1
 
 
 def test_notify_without_template_sends_no_email(make, now):
-    services.notify(make.user(), "x", title="T", body="B", now=now)
+    services.notify(make.user(), "x", title="T", body="B", dedupe_key=None, now=now)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboundEmail)) == 0
 
 
 def test_bell_shows_unread_count_and_last_five_and_marks_read(client, make, login_as, now):
     user = login_as(make.user())
     for i in range(7):
-        services.notify(user, "x", title=f"Note {i}", body="body", now=now)
+        services.notify(user, "x", title=f"Note {i}", body="body", dedupe_key=None, now=now)
     html = client.get("/").get_data(as_text=True)
     assert 'data-testid="bell-count">7<' in html
     assert html.count('class="note unread"') == 5
@@ -71,8 +74,8 @@ def test_bell_shows_unread_count_and_last_five_and_marks_read(client, make, logi
 def test_api_notifications_list_and_mark_some_read(client, make, api_token, now):
     user = make.user()
     other = make.user()
-    notes = [services.notify(user, "x", title=f"N{i}", body="b", now=now) for i in range(3)]
-    foreign = services.notify(other, "x", title="not yours", body="b", now=now)
+    notes = [services.notify(user, "x", title=f"N{i}", body="b", dedupe_key=None, now=now) for i in range(3)]
+    foreign = services.notify(other, "x", title="not yours", body="b", dedupe_key=None, now=now)
     headers = api_token(user)
     body = client.get("/api/notifications", headers=headers).get_json()
     assert body["total"] == 3 and body["unread"] == 3
@@ -113,7 +116,7 @@ def test_jobs_go_through_redis_when_configured(app, make, now, jobs):
     if not queue.is_async:
         pytest.skip("Redis run only (TEST_REDIS_URL)")
     user = make.user()
-    services.notify(user, "x", title="T", body="B", email_template="notification", now=now)
+    services.notify(user, "x", title="T", body="B", email_template="notification", dedupe_key=None, now=now)
     email = db.session.scalar(sa.select(OutboundEmail))
     assert email.status == EmailStatus.queued  # nothing ran yet: it waits in Redis
     assert queue.count == 1
@@ -162,10 +165,10 @@ def test_smtp_failure_is_recorded_and_retryable(app, make, now):
     app.config["EMAIL_BACKEND"] = "smtp"
     app.config["SMTP_URL"] = "smtp://127.0.0.1:1"  # nothing listens there
     try:
-        services.notify(user, "x", title="T", body="B", email_template="notification", now=now)
+        services.notify(user, "x", title="T", body="B", email_template="notification", dedupe_key=None, now=now)
         email = db.session.scalar(sa.select(OutboundEmail))
         if app.extensions["rq_queue"].is_async:
-            services.send_queued_email(email.id)
+            services.send_queued_email(email.id, now=now)
         db.session.refresh(email)
         assert email.status == EmailStatus.queued and email.attempts == 1
         assert "SMTP delivery failed" in email.last_error
@@ -176,7 +179,7 @@ def test_smtp_failure_is_recorded_and_retryable(app, make, now):
 
 def test_notification_rows_belong_to_their_user(make, now):
     user = make.user()
-    services.notify(user, "x", title="T", body="B", now=now)
+    services.notify(user, "x", title="T", body="B", dedupe_key=None, now=now)
     assert db.session.scalar(sa.select(Notification.user_id)) == user.id
 
 
@@ -239,7 +242,7 @@ def test_a_failed_job_does_not_break_the_next_one_on_the_worker(app, make, now):
     from peerloop.worker import make_worker
 
     user = make.user()
-    services.notify(user, "x", title="T", body="B", email_template="notification", now=now)
+    services.notify(user, "x", title="T", body="B", email_template="notification", dedupe_key=None, now=now)
     queue.enqueue_call(session_breaking_job, at_front=True)
     make_worker(app).work(burst=True)
     email = db.session.scalar(sa.select(OutboundEmail))
@@ -249,9 +252,15 @@ def test_a_failed_job_does_not_break_the_next_one_on_the_worker(app, make, now):
 
 def test_opening_a_notification_marks_it_read_and_follows_its_link(client, make, login_as, now):
     user = login_as(make.user())
-    mine = services.notify(user, "x", title="Go", body="b", action_url="/courses?level=beginner", now=now)
-    outside = services.notify(user, "x", title="Away", body="b", action_url="https://evil.example/", now=now)
-    theirs = services.notify(make.user(), "x", title="Not yours", body="b", action_url="/terms", now=now)
+    mine = services.notify(
+        user, "x", title="Go", body="b", action_url="/courses?level=beginner", dedupe_key=None, now=now
+    )
+    outside = services.notify(
+        user, "x", title="Away", body="b", action_url="https://evil.example/", dedupe_key=None, now=now
+    )
+    theirs = services.notify(
+        make.user(), "x", title="Not yours", body="b", action_url="/terms", dedupe_key=None, now=now
+    )
     token = csrf_from(client.get("/notifications").get_data(as_text=True))
     response = client.post(f"/notifications/{mine.id}/open", data={"csrf_token": token})
     assert response.headers["Location"] == "/courses?level=beginner"
