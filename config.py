@@ -144,8 +144,13 @@ def from_env(env: dict | None = None) -> dict:
         # Rate limits: memory by default, Redis when configured.
         "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), True),
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or redis_url or "memory://",
+        # Login: every attempt per client address; failures per email + address (never per email
+        # alone, which would let anyone lock the owner out). Signup: accounts created per address,
+        # and a looser cap on every attempt. See peerloop/accounts/ratelimits.py.
         "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10 per minute;50 per hour"),
+        "LOGIN_EMAIL_RATE_LIMIT": env.get("LOGIN_EMAIL_RATE_LIMIT", "5 per minute;20 per hour"),
         "SIGNUP_RATE_LIMIT": env.get("SIGNUP_RATE_LIMIT", "10 per hour"),
+        "SIGNUP_ATTEMPT_RATE_LIMIT": env.get("SIGNUP_ATTEMPT_RATE_LIMIT", "30 per hour"),
         "RESET_RATE_LIMIT": env.get("RESET_RATE_LIMIT", "5 per 15 minutes"),
         # Password hashing (argon2id). Tests lower the cost.
         "ARGON2_TIME_COST": _int(env, "ARGON2_TIME_COST", 3),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import Flask, jsonify, render_template, request
+from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -132,6 +133,20 @@ def register_error_handlers(app: Flask) -> None:
         if wants_json():
             return json_error(error.status, error.code, error.message, error.fields)
         return render_template("errors/error.html", status=error.status, message=error.message), error.status
+
+    @app.errorhandler(RateLimitExceeded)
+    def handle_rate_limited(error: RateLimitExceeded):
+        """429 that says when to come back: in Retry-After and in words, on pages and in JSON."""
+        from peerloop.accounts.ratelimits import rate_limited_message, retry_after_seconds
+
+        seconds = retry_after_seconds(error)
+        message = rate_limited_message(seconds)
+        if wants_json():
+            response = json_error(429, "rate_limited", message)
+        else:
+            response = app.make_response((render_template("errors/error.html", status=429, message=message), 429))
+        response.headers["Retry-After"] = str(seconds)
+        return response
 
     @app.errorhandler(HTTPException)
     def handle_http_exception(error: HTTPException):

@@ -64,7 +64,7 @@ def logout():
 
 
 @bp.post("/auth/password-reset")
-@reset_limits
+@reset_limits("password-reset")
 def password_reset():
     data = json_body()
     email = _str_field(data, "email")
@@ -75,7 +75,7 @@ def password_reset():
 
 
 @bp.post("/auth/password-reset/confirm")
-@reset_limits
+@reset_limits("password-reset-confirm", per_email=False)
 def password_reset_confirm():
     data = json_body()
     services.reset_password(_str_field(data, "token"), _str_field(data, "password"), now=utcnow())

@@ -93,7 +93,7 @@ def verify_email(token: str):
 
 @bp.post("/verify-email/resend")
 @login_required
-@reset_limits
+@reset_limits("verify-email-resend", per_email=False)
 def resend_verification():
     form = forms.ActionForm()
     if form.validate_on_submit():
@@ -105,7 +105,7 @@ def resend_verification():
 
 
 @bp.route("/forgot-password", methods=["GET", "POST"])
-@reset_limits
+@reset_limits("password-reset")
 def forgot_password():
     form = forms.ForgotPasswordForm()
     if form.validate_on_submit():
@@ -116,7 +116,7 @@ def forgot_password():
 
 
 @bp.route("/reset-password/<token>", methods=["GET", "POST"])
-@reset_limits
+@reset_limits("password-reset-confirm", per_email=False)
 def reset_password(token: str):
     form = forms.ResetPasswordForm()
     if request.method == "GET" and not services.reset_link_is_live(token, now=utcnow()):
@@ -212,7 +212,7 @@ def change_password():
 
 @bp.post("/settings/email")
 @login_required
-@reset_limits
+@reset_limits("email-change", per_email=False)
 def change_email():
     form = forms.ChangeEmailForm(prefix="em")
     if form.validate_on_submit():
