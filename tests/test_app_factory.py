@@ -86,3 +86,50 @@ def test_production_trusts_one_proxy_hop_and_uses_redis_for_limits():
 def test_a_bad_integer_setting_is_a_clear_error():
     with pytest.raises(ConfigError, match="TRUSTED_PROXY_HOPS"):
         from_env({"TRUSTED_PROXY_HOPS": "many"})
+
+
+@pytest.mark.parametrize("name", ["prod", "staging", "dev", "live"])
+def test_an_unknown_environment_name_is_refused(name):
+    """PEERLOOP_ENV=prod used to start a development server (no Secure cookies, sandbox payments)."""
+    with pytest.raises(ConfigError, match="PEERLOOP_ENV must be one of"):
+        from_env({"PEERLOOP_ENV": name})
+
+
+def test_production_refuses_a_short_secret_key():
+    with pytest.raises(ConfigError, match="SECRET_KEY must be at least 32"):
+        from_env(
+            {
+                "PEERLOOP_ENV": "production",
+                "SECRET_KEY": "short",
+                "DATABASE_URL": "postgres://db/x",
+                "REDIS_URL": "redis://r",
+                "PUBLIC_URL": "https://peerloop.example",
+                "STRIPE_SECRET_KEY": "sk_test",
+            }
+        )
+
+
+@pytest.mark.parametrize("url", ["peerloop.example", "ftp://peerloop.example", "https://", "https://x.example/?a=1"])
+def test_a_public_url_that_is_not_a_site_address_is_refused(url):
+    with pytest.raises(ConfigError, match="PUBLIC_URL"):
+        from_env({"PUBLIC_URL": url})
+
+
+def test_production_wants_https_for_its_public_url_and_refuses_the_test_clock():
+    env = {
+        "PEERLOOP_ENV": "production",
+        "SECRET_KEY": "k" * 32,
+        "DATABASE_URL": "postgres://db/x",
+        "REDIS_URL": "redis://r",
+        "PUBLIC_URL": "http://peerloop.example",
+        "STRIPE_SECRET_KEY": "sk_test",
+    }
+    with pytest.raises(ConfigError, match="https"):
+        from_env(env)
+    with pytest.raises(ConfigError, match="TEST_CLOCK"):
+        from_env({**env, "PUBLIC_URL": "https://peerloop.example", "TEST_CLOCK": "1"})
+
+
+def test_development_has_a_public_url_by_default():
+    config = from_env({})
+    assert config["PUBLIC_URL"] == "http://127.0.0.1:5000" and config["TEST_CLOCK"] is False
