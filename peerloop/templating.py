@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
 from flask import Flask, has_request_context, request
 from flask_login import current_user
+from jinja2 import pass_eval_context
+from markupsafe import Markup
 
+from peerloop import timezones
 from peerloop.accounts.access import has_role
 
 
@@ -21,9 +26,45 @@ def initials(name: str | None) -> str:
     return "".join(p[0] for p in parts[:2]).upper() or "?"
 
 
+def viewer_timezone() -> str:
+    """The logged-in viewer's zone; UTC outside a request and for anonymous visitors."""
+    if has_request_context() and current_user.is_authenticated:
+        return current_user.timezone or timezones.DEFAULT_ZONE
+    return timezones.DEFAULT_ZONE
+
+
+def localtime_text(value: datetime | date | None, zone: str | None = None, style: str = "long") -> str:
+    """``{{ dt|localtime_text }}``: "14 Nov 2026, 11:42 EST" as plain text (attributes, titles)."""
+    return timezones.format_local(value, zone if zone is not None else viewer_timezone(), style=style)
+
+
+def time_tag(value: datetime | date | None, zone: str | None = None, style: str = "long") -> Markup:
+    """``<time datetime="2026-11-14T16:42:37Z">14 Nov 2026, 11:42 EST</time>``."""
+    if value is None:
+        return Markup("")
+    text = localtime_text(value, zone, style)
+    machine = timezones.iso_utc(value) if isinstance(value, datetime) else value.isoformat()
+    return Markup('<time datetime="{}">{}</time>').format(machine, text)
+
+
+@pass_eval_context
+def localtime(eval_ctx, value: datetime | date | None, zone: str | None = None, style: str = "long"):
+    """A time in the viewer's zone: ``{{ dt|localtime }}``, or ``{{ dt|localtime(user.timezone) }}``.
+
+    In an HTML template (autoescaped) it is a ``<time>`` element; in a ``.txt``
+    email it is the plain text. Emails go to a recipient, who may not be the
+    person whose request sends them: always pass the recipient's zone there.
+    """
+    if eval_ctx.autoescape:
+        return time_tag(value, zone, style)
+    return localtime_text(value, zone, style)
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["initials"] = initials
+    app.jinja_env.filters["localtime"] = localtime
+    app.jinja_env.filters["localtime_text"] = localtime_text
 
     @app.context_processor
     def inject_globals():
@@ -32,7 +73,11 @@ def init_app(app: Flask) -> None:
 
         if not has_request_context():  # emails rendered by the CLI or a worker
             return {}
-        context = {"has_role": has_role, "action_form": ActionForm(), "current_path": request.full_path.rstrip("?")}
+        context = {
+            "has_role": has_role,
+            "action_form": ActionForm(formdata=None),  # only its token: never reads the request body
+            "current_path": request.full_path.rstrip("?"),
+        }
         if current_user.is_authenticated:
             context["bell_unread"] = notifications.unread_count(current_user.id)
             context["bell_recent"] = notifications.recent(current_user.id, 5)

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import zoneinfo
-
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
+from peerloop import clock, timezones
 from peerloop.accounts.passwords import MAX_PASSWORD_LENGTH
 
-COMMON_ZONES = sorted(zoneinfo.available_timezones())
+
+def _timezone_choices(form, field) -> list[SelectChoice]:
+    """Places grouped by region with their offset now; the account's own zone stays selectable."""
+    return timezones.picker_choices(field.object_data, now=clock.now())
 
 
 class SignupForm(FlaskForm):
@@ -62,7 +64,11 @@ class ProfileForm(FlaskForm):
     bio = TextAreaField("Bio", validators=[Optional(), Length(max=2000)])
     avatar_url = StringField("Avatar URL", validators=[Optional(), Length(max=500)])
     website = StringField("Website", validators=[Optional(), Length(max=500)])
-    timezone = SelectField("Time zone", choices=[SelectChoice(z) for z in COMMON_ZONES])
+    timezone = SelectField(
+        "Time zone",
+        choices=_timezone_choices,
+        description="Times on PeerLoop and in your emails show in this zone.",
+    )
     interests = StringField(
         "Interests", validators=[Optional(), Length(max=600)], description="Comma separated, up to 10."
     )

@@ -11,7 +11,6 @@ import re
 import secrets
 import unicodedata
 import uuid
-import zoneinfo
 from datetime import datetime, timedelta
 from urllib.parse import urlparse
 
@@ -19,7 +18,7 @@ import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 
-from peerloop import jobs
+from peerloop import jobs, timezones
 from peerloop.accounts.models import (
     AccountToken,
     AccountTokenPurpose,
@@ -184,7 +183,7 @@ def signup(
             fields[field] = problem
     if accept_terms is not True:
         fields["accept_terms"] = "Accept the terms and the refund policy to continue."
-    if timezone not in zoneinfo.available_timezones():
+    if not timezones.is_valid_timezone(timezone):
         timezone = "UTC"
     if fields:
         raise ValidationError(fields=fields)
@@ -649,7 +648,7 @@ def update_profile(user: User, data: dict, *, now: datetime) -> User:
             clean[key] = value or None
     if "timezone" in data:
         tz = (data["timezone"] or "").strip()
-        if tz not in zoneinfo.available_timezones():
+        if not timezones.is_valid_timezone(tz):
             fields["timezone"] = "Choose a time zone from the list."
         clean["timezone"] = tz
     if "privacy_public" in data:

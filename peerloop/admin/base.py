@@ -19,6 +19,7 @@ from flask_wtf.form import _Auto
 from sqlalchemy.exc import DBAPIError
 
 from peerloop.accounts.access import has_role, login_url_for_current_request, safe_next
+from peerloop.admin import formatting
 from peerloop.db import parse_uuid
 from peerloop.errors import ValidationError
 from peerloop.extensions import db
@@ -80,6 +81,9 @@ class SecureModelView(RoleGate, ModelView):
     page_size = 20
     can_view_details = True
     can_set_page_size = True
+    # Times in the logged-in person's zone, to the minute (peerloop/admin/formatting.py).
+    column_type_formatters = formatting.LIST_FORMATTERS
+    column_type_formatters_detail = formatting.DETAIL_FORMATTERS
     # The built-in bulk delete passes ids as strings the UUID column refuses;
     # deleting is rare enough to do one row at a time.
     action_disallowed_list = ["delete"]
