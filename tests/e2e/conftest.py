@@ -98,10 +98,13 @@ def _no_rate_limits(live_app) -> Iterator[None]:
 @pytest.fixture(scope="session")
 def live_server(live_app) -> Iterator[str]:
     server = make_server("127.0.0.1", 0, live_app, threaded=True)
+    url = f"http://127.0.0.1:{server.server_port}"
+    # Emails link to PUBLIC_URL: the port is known only now.
+    live_app.config["PUBLIC_URL"] = url
     thread = threading.Thread(target=server.serve_forever, name="e2e-live-server", daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        yield url
     finally:
         server.shutdown()
         server.server_close()
