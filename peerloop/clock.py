@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from flask import current_app, has_app_context
 from sqlalchemy.orm import Mapped, mapped_column
 
-from peerloop.db import UTCDateTime, utcnow
+from peerloop.db import UTCDateTime, for_update, utcnow
 from peerloop.extensions import db
 
 wall_now = utcnow
@@ -65,7 +65,7 @@ def set_to(instant: datetime) -> datetime:
     if instant.tzinfo is None:
         raise ValueError("the test clock needs a time with an offset")
     instant = instant.astimezone(UTC)
-    row = db.session.get(TestClock, ROW_ID, with_for_update=True)
+    row = db.session.scalar(for_update(sa.select(TestClock).where(TestClock.id == ROW_ID)))
     if row is None:
         db.session.add(TestClock(id=ROW_ID, frozen_at=instant))
     else:
@@ -77,7 +77,7 @@ def set_to(instant: datetime) -> datetime:
 def advance(delta: timedelta) -> datetime:
     """Move business time on by ``delta`` from where it stands (frozen or real), and freeze it there."""
     _require_enabled()
-    row = db.session.get(TestClock, ROW_ID, with_for_update=True)
+    row = db.session.scalar(for_update(sa.select(TestClock).where(TestClock.id == ROW_ID)))
     start = row.frozen_at if row is not None else wall_now()
     return set_to(start + delta)
 

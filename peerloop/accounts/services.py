@@ -29,7 +29,7 @@ from peerloop.accounts.models import (
     UserInterest,
 )
 from peerloop.accounts.passwords import hash_password, password_problem, verify_password
-from peerloop.db import unique_ids, utcnow
+from peerloop.db import for_update, unique_ids, utcnow
 from peerloop.errors import Conflict, Unauthorized, ValidationError
 from peerloop.extensions import db
 from peerloop.urls import external_url, site_path
@@ -307,9 +307,11 @@ def _consume_token(raw: str, purposes: tuple[AccountTokenPurpose, ...], now: dat
     :raise ValidationError: ``invalid_token`` when unknown, used or expired.
     """
     token = db.session.scalar(
-        sa.select(AccountToken)
-        .where(AccountToken.token_hash == _digest(raw or ""), AccountToken.purpose.in_(purposes))
-        .with_for_update()
+        for_update(
+            sa.select(AccountToken).where(
+                AccountToken.token_hash == _digest(raw or ""), AccountToken.purpose.in_(purposes)
+            )
+        )
     )
     if token is None or token.used_at is not None or token.expires_at <= now:
         raise ValidationError(
