@@ -6,7 +6,8 @@ from datetime import date, datetime
 
 from flask import Flask, has_request_context, request
 from flask_login import current_user
-from jinja2 import pass_eval_context
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from markupsafe import Markup
 
 from peerloop import timezones
@@ -47,24 +48,38 @@ def time_tag(value: datetime | date | None, zone: str | None = None, style: str 
     return Markup('<time datetime="{}">{}</time>').format(machine, text)
 
 
-@pass_eval_context
-def localtime(eval_ctx, value: datetime | date | None, zone: str | None = None, style: str = "long"):
+def _zone_in(context: Context, zone: str | None) -> str | None:
+    """The zone a template asked for; in an email (templates/email/*) the recipient's, ``user``."""
+    if zone is None and (context.name or "").startswith("email/"):
+        return getattr(context.get("user"), "timezone", None) or timezones.DEFAULT_ZONE
+    return zone  # None: the viewer's
+
+
+@pass_context
+def localtime(context: Context, value: datetime | date | None, zone: str | None = None, style: str = "long"):
     """A time in the viewer's zone: ``{{ dt|localtime }}``, or ``{{ dt|localtime(user.timezone) }}``.
 
     In an HTML template (autoescaped) it is a ``<time>`` element; in a ``.txt``
     email it is the plain text. Emails go to a recipient, who may not be the
-    person whose request sends them: always pass the recipient's zone there.
+    person whose request sends them: pass the recipient's zone there (without
+    one, an email template uses its ``user``'s zone, never the requester's).
     """
-    if eval_ctx.autoescape:
+    zone = _zone_in(context, zone)
+    if context.eval_ctx.autoescape:
         return time_tag(value, zone, style)
     return localtime_text(value, zone, style)
+
+
+@pass_context
+def _localtime_text_filter(context: Context, value, zone: str | None = None, style: str = "long") -> str:
+    return localtime_text(value, _zone_in(context, zone), style)
 
 
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["initials"] = initials
     app.jinja_env.filters["localtime"] = localtime
-    app.jinja_env.filters["localtime_text"] = localtime_text
+    app.jinja_env.filters["localtime_text"] = _localtime_text_filter
 
     @app.context_processor
     def inject_globals():

@@ -7,6 +7,7 @@ import zoneinfo
 from datetime import UTC, date, datetime
 
 import pytest
+from flask import g
 
 from peerloop import timezones
 from peerloop.accounts import services as accounts
@@ -56,6 +57,24 @@ def test_a_text_email_gets_plain_text_in_the_recipients_zone(app):
     with app.app_context():  # a worker: no request, no viewer
         text = render_text(app, "At {{ dt|localtime(user.timezone) }}.", dt=WINTER, user={"timezone": "Europe/Berlin"})
     assert text == "At 14 Nov 2026, 17:42 CET."
+
+
+def test_an_email_sent_during_someone_elses_request_uses_the_recipients_zone(app, make):
+    from types import SimpleNamespace
+
+    from jinja2 import DictLoader
+
+    env = app.jinja_env.overlay(
+        loader=DictLoader({"email/t.txt": "At {{ dt|localtime }}.", "email/t.html": "<p>{{ dt|localtime }}</p>"})
+    )
+    recipient = SimpleNamespace(timezone="Europe/Berlin")
+    with app.test_request_context():
+        g._login_user = make.user(timezone="America/New_York")  # the sender is the viewer here
+        assert env.get_template("email/t.txt").render(dt=WINTER, user=recipient) == "At 14 Nov 2026, 17:42 CET."
+        html = env.get_template("email/t.html").render(dt=WINTER, user=recipient)
+        assert html == '<p><time datetime="2026-11-14T16:42:37Z">14 Nov 2026, 17:42 CET</time></p>'
+        # Outside templates/email/ the viewer's zone applies.
+        assert app.jinja_env.from_string("{{ dt|localtime_text }}").render(dt=WINTER) == "14 Nov 2026, 11:42 EST"
 
 
 def test_without_a_viewer_times_are_utc_and_say_so(app):
