@@ -21,6 +21,8 @@ def test_course_page_fits_a_phone(phone: Page, screenshot):
     expect(phone.get_by_role("heading", name="Intro to Claude Code", level=1)).to_be_visible()
 
     scroll_width, inner_width = phone.evaluate("() => [document.scrollingElement.scrollWidth, window.innerWidth]")
+    # A mobile browser widens innerWidth to fit content that overflows.
+    assert inner_width == PHONE["width"], f"the page is zoomed out to {inner_width}px to fit its content"
     assert scroll_width <= inner_width, f"page scrolls sideways: {scroll_width}px content in {inner_width}px"
 
     font_size = phone.evaluate("() => parseFloat(getComputedStyle(document.body).fontSize)")
