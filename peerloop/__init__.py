@@ -9,6 +9,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config as config_module
+from peerloop import security
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -30,6 +31,7 @@ def create_app(config: dict | None = None) -> Flask:
     register_admin(app)
     register_cli(app)
     register_proxy_fix(app)
+    security.init_app(app)  # CSP, no framing, nosniff, HSTS in production
     return app
 
 

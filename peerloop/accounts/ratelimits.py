@@ -20,18 +20,22 @@ same bucket. What each counts:
   per email where the request names one (``RESET_RATE_LIMIT`` each). Endpoints
   with no email field count once per request, by address.
 
-Counters that count only some outcomes (``deduct_when``) are tested before the
-view and deducted after it, so requests in flight at the same moment from one
-address can pass the edge together; the all-attempt counters are atomic.
-Counts are exact across processes only with one shared store: Redis in
-production, and one gunicorn process in the embedded default
-(``scripts/gunicorn_dev.py``).
+Counters that count only some outcomes (failures, accounts created) take their
+slot atomically before the view runs and give it back afterwards when the
+outcome is not one they count (Flask-Limiter's ``deduct_when`` tests first and
+deducts after the view, so a burst of requests in flight together all passed
+the test: 17 of 25 concurrent signups got through a 10 limit). A request may
+then be refused while others are in flight that later give their slot back;
+never the other way round. Counts are exact across processes only with one
+shared store: Redis in production, and one gunicorn process in the embedded
+default (``scripts/gunicorn_dev.py``).
 """
 
 from __future__ import annotations
 
 import math
 import time
+from functools import wraps
 
 from flask import current_app, request
 from flask_limiter.util import get_remote_address
@@ -60,17 +64,68 @@ def _no_email() -> bool:
     return not _posted_email()
 
 
-def _failed(response) -> bool:
-    return response.status_code in (400, 401)
+def _failed(status: int) -> bool:
+    return status in (400, 401)
 
 
-def _created(response) -> bool:
+def _created(status: int) -> bool:
     # The API answers 201 with a token; the page redirects (302) once logged in.
-    return response.status_code in (201, 302)
+    return status in (201, 302)
+
+
+def _status_of(error: BaseException) -> int:
+    """The status an exception from a view becomes (the API raises its 400s and 401s)."""
+    from flask_limiter import RateLimitExceeded
+    from werkzeug.exceptions import HTTPException
+
+    from peerloop.errors import DomainError
+
+    if isinstance(error, RateLimitExceeded):
+        return 429
+    if isinstance(error, DomainError):
+        return error.status
+    if isinstance(error, HTTPException):
+        return error.code or 500
+    return 500
 
 
 def _config(name: str):
     return lambda: current_app.config[name]
+
+
+def _give_back(scope: str) -> None:
+    """Return the slot this request took in ``scope``'s counters (it did not count after all)."""
+    taken = [limit for limit in limiter.current_limits if scope in limit.request_args]
+    if not taken:  # nothing counted (limits off, exempt, or refused before this counter)
+        return
+    storage = limiter.limiter.storage  # the fallback's when Redis is down
+    for limit in taken:
+        if storage.get(limit.key) > 0:
+            storage.incr(limit.key, limit.limit.get_expiry(), amount=-1)
+
+
+def _counting_only(scope: str, counts):
+    """Wrap a view limited in ``scope`` so that a request whose status ``counts`` rejects
+    (a refusal by any limit included) gives its slot back."""
+
+    def decorate(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            if request.method != "POST":
+                return view(*args, **kwargs)
+            try:
+                response = current_app.make_response(view(*args, **kwargs))
+            except Exception as error:
+                if not counts(_status_of(error)):
+                    _give_back(scope)
+                raise
+            if not counts(response.status_code):
+                _give_back(scope)
+            return response
+
+        return wrapper
+
+    return decorate
 
 
 def login_limits(view):
@@ -80,26 +135,23 @@ def login_limits(view):
         scope="login-failures",
         key_func=email_and_address_key,
         methods=["POST"],
-        deduct_when=_failed,
         exempt_when=_no_email,
     )(view)
-    return limiter.shared_limit(
+    view = limiter.shared_limit(
         _config("LOGIN_RATE_LIMIT"), scope="login-attempts", key_func=get_remote_address, methods=["POST"]
     )(view)
+    return _counting_only("login-failures", _failed)(view)
 
 
 def signup_limits(view):
     """Accounts created per address, and a looser cap on every attempt. Shared by /signup and the API."""
     view = limiter.shared_limit(
-        _config("SIGNUP_RATE_LIMIT"),
-        scope="signup-created",
-        key_func=get_remote_address,
-        methods=["POST"],
-        deduct_when=_created,
+        _config("SIGNUP_RATE_LIMIT"), scope="signup-created", key_func=get_remote_address, methods=["POST"]
     )(view)
-    return limiter.shared_limit(
+    view = limiter.shared_limit(
         _config("SIGNUP_ATTEMPT_RATE_LIMIT"), scope="signup-attempts", key_func=get_remote_address, methods=["POST"]
     )(view)
+    return _counting_only("signup-created", _created)(view)
 
 
 def reset_limits(scope: str, *, per_email: bool = True):

@@ -1,0 +1,77 @@
+"""Security headers on every response: a Content-Security-Policy, no framing, no sniffing, HSTS in production.
+
+A small ``after_request`` instead of Flask-Talisman (barely maintained). Three policies:
+
+- site pages: scripts only from our own origin (no inline scripts, no ``javascript:`` links);
+  styles from our origin plus inline ``style=`` attributes (course thumbnails set a CSS variable);
+  images from anywhere over HTTPS (avatars are links people give);
+- the Flask-Admin consoles (/admin, /studio): their templates carry inline scripts, ``onclick``
+  handlers (batch actions) and ``javascript:void(0)`` links, which a nonce cannot cover, so
+  ``'unsafe-inline'`` for scripts there; everything else is as strict as the site;
+- JSON and other non-HTML answers: nothing may load at all.
+
+All three refuse framing (``frame-ancestors 'none'``, and ``X-Frame-Options: DENY`` for old
+browsers) and forms posting elsewhere (``form-action 'self'``; browsers apply it to the redirect
+after a POST too, so a POST that redirects off-site, such as to a hosted payment page, needs that
+host added here). A header a view set itself is left alone.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response, current_app, request
+
+_COMMON = {
+    "default-src": "'self'",
+    "base-uri": "'self'",
+    "object-src": "'none'",
+    "frame-ancestors": "'none'",
+    "form-action": "'self'",
+    "img-src": "'self' data: https:",
+    "font-src": "'self' data:",
+    "connect-src": "'self'",
+}
+
+
+def _policy(**directives: str) -> str:
+    merged = {**_COMMON, **{name.replace("_", "-"): value for name, value in directives.items()}}
+    return "; ".join(f"{name} {value}" for name, value in merged.items())
+
+
+SITE_POLICY = _policy(script_src="'self'", style_src="'self' 'unsafe-inline'")
+CONSOLE_POLICY = _policy(script_src="'self' 'unsafe-inline'", style_src="'self' 'unsafe-inline'")
+NON_HTML_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
+HSTS = "max-age=31536000; includeSubDomains"
+CONSOLE_PREFIXES = ("/admin", "/studio")
+
+
+def _console_prefixes(app: Flask) -> tuple[str, ...]:
+    admins = app.extensions.get("admin") or []
+    urls = tuple(admin.url for admin in admins if getattr(admin, "url", None))
+    return urls or CONSOLE_PREFIXES
+
+
+def _in_console(path: str, prefixes: tuple[str, ...]) -> bool:
+    return any(path == prefix or path.startswith(prefix.rstrip("/") + "/") for prefix in prefixes)
+
+
+def policy_for(path: str, mimetype: str | None, prefixes: tuple[str, ...] = CONSOLE_PREFIXES) -> str:
+    if mimetype != "text/html":
+        return NON_HTML_POLICY
+    return CONSOLE_POLICY if _in_console(path, prefixes) else SITE_POLICY
+
+
+def set_security_headers(response: Response) -> Response:
+    headers = response.headers
+    app = current_app._get_current_object()
+    headers.setdefault("Content-Security-Policy", policy_for(request.path, response.mimetype, _console_prefixes(app)))
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    if app.config.get("PEERLOOP_ENV") == "production":
+        headers.setdefault("Strict-Transport-Security", HSTS)
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.after_request(set_security_headers)
