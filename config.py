@@ -123,6 +123,8 @@ def from_env(env: dict | None = None) -> dict:
         "SECRET_KEY": env.get("SECRET_KEY") or _default_secret_key(),
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # How long a SQLite writer waits for another to finish before the request is a 503.
+        "SQLITE_BUSY_TIMEOUT_MS": _int(env, "SQLITE_BUSY_TIMEOUT_MS", 10_000),
         "REDIS_URL": redis_url,
         "RQ_QUEUE": env.get("RQ_QUEUE", "peerloop"),
         "PUBLIC_URL": public_url(env.get("PUBLIC_URL"), production=production),

@@ -56,10 +56,10 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     jobs.init_app(app)
     with app.app_context():
-        configure_sqlite(db.engine)
+        configure_sqlite(db.engine, busy_timeout_ms=app.config["SQLITE_BUSY_TIMEOUT_MS"])
 
 
-def configure_sqlite(engine: sa.Engine) -> None:
+def configure_sqlite(engine: sa.Engine, *, busy_timeout_ms: int) -> None:
     """SQLite that two writers at once cannot break: WAL, a busy timeout, and write transactions
     that take the write lock when they begin.
 
@@ -79,7 +79,7 @@ def configure_sqlite(engine: sa.Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         if engine.url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
         cursor.close()
@@ -91,9 +91,6 @@ def configure_sqlite(engine: sa.Engine) -> None:
         statement = sqlite_begin_statement()
         connection.info["sqlite_write_lock"] = statement == "BEGIN IMMEDIATE"
         connection.exec_driver_sql(statement)
-
-
-SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
 def register_models() -> None:
