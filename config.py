@@ -81,6 +81,17 @@ def public_url(raw: str | None, *, production: bool) -> str:
     return url
 
 
+def _ratelimit_storage(env: dict, redis_url: str | None, *, production: bool) -> str:
+    """Where rate limits count. Memory counts per process: exact only with one web process."""
+    uri = env.get("RATELIMIT_STORAGE_URI") or redis_url or "memory://"
+    if production and uri.startswith("memory://"):
+        raise ConfigError(
+            "RATELIMIT_STORAGE_URI=memory:// in production: each web process would count alone "
+            "(every limit multiplied by the number of processes); use Redis"
+        )
+    return uri
+
+
 def from_env(env: dict | None = None) -> dict:
     """Build the Flask config mapping from an environment mapping."""
     env = dict(os.environ if env is None else env)
@@ -145,7 +156,7 @@ def from_env(env: dict | None = None) -> dict:
         "WTF_CSRF_TIME_LIMIT": None,
         # Rate limits: memory by default, Redis when configured.
         "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), True),
-        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or redis_url or "memory://",
+        "RATELIMIT_STORAGE_URI": _ratelimit_storage(env, redis_url, production=production),
         # Login: every attempt per client address; failures per email + address (never per email
         # alone, which would let anyone lock the owner out). Signup: accounts created per address,
         # and a looser cap on every attempt. See peerloop/accounts/ratelimits.py.

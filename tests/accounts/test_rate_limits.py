@@ -322,3 +322,19 @@ def test_logins_and_signups_work_with_rate_limits_off(client, make, monkeypatch)
     assert api_login(client, user.email, password=PASSWORD).status_code == 200
     assert api_signup(client, 500, accept_terms=False).status_code == 400
     assert api_signup(client, 501).status_code == 201
+
+
+def test_production_refuses_counting_in_memory():
+    from config import ConfigError, from_env
+
+    env = {
+        "PEERLOOP_ENV": "production",
+        "SECRET_KEY": "k" * 32,
+        "PUBLIC_URL": "https://peerloop.example",
+        "DATABASE_URL": "postgresql://db/x",
+        "REDIS_URL": "redis://r:6379/0",
+        "STRIPE_SECRET_KEY": "sk_test",
+    }
+    assert from_env(env)["RATELIMIT_STORAGE_URI"] == "redis://r:6379/0"
+    with pytest.raises(ConfigError, match="RATELIMIT_STORAGE_URI"):
+        from_env({**env, "RATELIMIT_STORAGE_URI": "memory://"})
