@@ -48,7 +48,7 @@ def signup():
             _apply_field_errors(form, error)
         else:
             log_in(user)
-            flash(f"Welcome to PeerLoop, {user.name}! We sent a link to {user.email} to confirm it.", "success")
+            flash(f"Welcome to PeerLoop, {user.name}!", "success")  # the verify banner says where the link went
             return redirect(safe_next(form.next.data) or url_for("catalog.courses"))
     return render_template("accounts/signup.html", form=form), 400 if form.errors else 200
 

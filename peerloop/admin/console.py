@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import flash
 from flask_admin import expose
 from flask_admin.actions import action
@@ -170,6 +172,24 @@ class CategoryView(SecureModelView):
         return super().delete_model(model)
 
 
+_URL = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
+_TRAILING = ".,;:!?)]}'"
+
+
+def linkify(text: str | None) -> Markup:
+    """Escaped text whose http(s) URLs are links; nothing else becomes markup."""
+    text = text or ""
+    parts: list[Markup] = []
+    last = 0
+    for match in _URL.finditer(text):
+        url = match.group(0).rstrip(_TRAILING)  # "…/verify-email/abc." ends the sentence, not the link
+        parts.append(escape(text[last : match.start()]))
+        parts.append(Markup('<a href="{0}" rel="noopener noreferrer">{0}</a>').format(url))
+        last = match.start() + len(url)
+    parts.append(escape(text[last:]))
+    return Markup("").join(parts)
+
+
 class OutboxView(SecureModelView):
     can_create = False
     can_edit = False
@@ -190,7 +210,9 @@ class OutboxView(SecureModelView):
         "text_body",
     ]
     column_formatters_detail = {
-        "text_body": lambda v, c, m, n: Markup(f'<pre style="white-space:pre-wrap">{escape(m.text_body)}</pre>')
+        "text_body": lambda v, c, m, n: Markup('<pre style="white-space:pre-wrap">{}</pre>').format(
+            linkify(m.text_body)
+        )
     }
 
 

@@ -131,6 +131,25 @@ def categories() -> list[Category]:
     return list(db.session.scalars(sa.select(Category).order_by(Category.display_order, Category.name)))
 
 
+@dataclass
+class CategoryCount:
+    category: Category
+    course_count: int
+
+
+def categories_with_courses() -> list[CategoryCount]:
+    """Categories that have listed (published, not retired) courses, with how many, in display order."""
+    listed = listed_courses_query().subquery()
+    count = sa.func.count(listed.c.id)
+    rows = db.session.execute(
+        sa.select(Category, count)
+        .join(listed, listed.c.category_id == Category.id)
+        .group_by(Category.id)
+        .order_by(Category.display_order, Category.name)
+    ).all()
+    return [CategoryCount(category=category, course_count=n) for category, n in rows]
+
+
 def get_course(id_or_slug: str, *, viewer=None, with_details: bool = True) -> Course | None:
     """A course (with everything its page shows, unless ``with_details`` is False), or None.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, current_app, render_template, request, send_from_directory
 from flask_login import current_user
 
 from peerloop.catalog import services
@@ -15,7 +15,9 @@ bp = Blueprint("catalog", __name__)
 
 @bp.get("/")
 def home():
-    return render_template("catalog/home.html", featured=services.featured_courses(6), categories=services.categories())
+    return render_template(
+        "catalog/home.html", featured=services.featured_courses(6), categories=services.categories_with_courses()
+    )
 
 
 @bp.get("/courses")
@@ -75,3 +77,9 @@ def how_it_works():
 @bp.get("/become-a-creator")
 def become_creator():
     return render_template("pages/become_creator.html")
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """Browsers ask for /favicon.ico whatever the page links; pages link the SVG too."""
+    return send_from_directory(current_app.static_folder, "favicon.ico", mimetype="image/x-icon", max_age=86400)

@@ -42,6 +42,8 @@ def test_signup_then_confirm_email(page: Page, outbox):
     banner = page.get_by_role("status").filter(has_text=BANNER)
     expect(banner).to_be_visible()
     expect(banner).to_contain_text(email)
+    # Said once, by the banner, not again by the welcome message.
+    expect(page.get_by_text(re.compile(r"sent a link", re.IGNORECASE))).to_have_count(1)
 
     page.goto(outbox.link(email, "/verify-email/"))
     expect(page.get_by_text(f"Thanks, {email} is confirmed.")).to_be_visible()
