@@ -133,7 +133,7 @@ def _wait_until_ready(process: subprocess.Popen, base_url: str, log_path: Path) 
 def _stop(process: subprocess.Popen) -> None:
     if process.poll() is not None:
         return
-    process.send_signal(signal.SIGTERM)  # gunicorn's graceful stop: the worker ends with it
+    process.send_signal(signal.SIGINT)  # gunicorn's quick stop: the worker ends with it
     try:
         process.wait(timeout=15)
     except subprocess.TimeoutExpired:
