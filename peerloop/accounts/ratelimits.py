@@ -48,7 +48,12 @@ def _posted_email() -> str:
     if email is None:
         body = request.get_json(silent=True)
         email = body.get("email") if isinstance(body, dict) else None
-    return str(email or "").strip().lower() if isinstance(email, str) else ""
+    if not isinstance(email, str) or not email.strip():
+        return ""
+    from peerloop.accounts.services import normalise_email
+
+    # The stored form: u@ＥＸＡＭＰＬＥ.com and u@example.com are one mailbox, so one counter.
+    return normalise_email(email)
 
 
 def email_key() -> str:

@@ -338,3 +338,16 @@ def test_production_refuses_counting_in_memory():
     assert from_env(env)["RATELIMIT_STORAGE_URI"] == "redis://r:6379/0"
     with pytest.raises(ConfigError, match="RATELIMIT_STORAGE_URI"):
         from_env({**env, "RATELIMIT_STORAGE_URI": "memory://"})
+
+
+def test_spellings_of_one_email_share_its_failure_counter(client, make, app, monkeypatch):
+    """Fullwidth letters or an IDNA domain name the same mailbox: they must not buy fresh guesses."""
+    monkeypatch.setitem(app.config, "LOGIN_EMAIL_RATE_LIMIT", "3 per minute")
+    monkeypatch.setitem(app.config, "LOGIN_RATE_LIMIT", "100 per minute")
+    make.user(email="owner@example.com")
+    spellings = ["owner@example.com", "owner@ｅｘａｍｐｌｅ.com", "OWNER@Example.COM"]
+    codes = [
+        client.post("/api/auth/login", json={"email": email, "password": "wrong guess"}).status_code
+        for email in spellings + ["owner@ｅｘａｍｐｌｅ.ｃｏｍ"]
+    ]
+    assert codes == [401, 401, 401, 429]
