@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -161,23 +162,31 @@ class Outbox:
             db.session.remove()
         return total
 
-    def link(self, to: str, path: str) -> str:
-        """The first link to ``path`` (e.g. "/verify-email/") in the newest email to ``to``."""
+    def link(self, to: str, path: str, *, wait_seconds: float = 10) -> str:
+        """The first link to ``path`` (e.g. "/verify-email/") in the newest email to ``to``.
+
+        Waits for it as a person waits for mail: some emails are written by a job
+        that runs after the response (a password reset's lookup), not during it.
+        """
         from peerloop.notifications.models import OutboundEmail
 
-        with self.app.app_context():
-            emails = db.session.scalars(
-                sa.select(OutboundEmail)
-                .where(OutboundEmail.to_address == to)
-                .order_by(OutboundEmail.created_at.desc(), OutboundEmail.id)
-            ).all()
-            bodies = [email.text_body for email in emails]
-            db.session.remove()
-        for body in bodies:
-            match = re.search(r"https?://\S+" + re.escape(path) + r"[^\s<>\"')]+", body)
-            if match:
-                return match.group(0)
-        raise AssertionError(f"no email to {to} holds a {path} link ({len(bodies)} emails)")
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            with self.app.app_context():
+                emails = db.session.scalars(
+                    sa.select(OutboundEmail)
+                    .where(OutboundEmail.to_address == to)
+                    .order_by(OutboundEmail.created_at.desc(), OutboundEmail.id)
+                ).all()
+                bodies = [email.text_body for email in emails]
+                db.session.remove()
+            for body in bodies:
+                match = re.search(r"https?://\S+" + re.escape(path) + r"[^\s<>\"')]+", body)
+                if match:
+                    return match.group(0)
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no email to {to} holds a {path} link ({len(bodies)} emails)")
+            time.sleep(0.1)
 
 
 @pytest.fixture
