@@ -7,7 +7,7 @@ Under /api every error is JSON: {"error": {"code", "message", "fields"?}}.
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -119,6 +119,16 @@ def json_error(status: int, code: str, message: str, fields: dict | None = None)
     return response
 
 
+def come_back_later(status: int, code: str, message: str, retry_after_seconds: int):
+    """A 429 or 503 that says when to try again: ``Retry-After``, and the message, as JSON or a page."""
+    if wants_json():
+        response = json_error(status, code, message)
+    else:
+        response = make_response(render_template("errors/error.html", status=status, message=message), status)
+    response.headers["Retry-After"] = str(retry_after_seconds)
+    return response
+
+
 def wants_json() -> bool:
     return request.path.startswith("/api/") or request.path == "/api" or request.path.startswith("/webhooks/")
 
@@ -140,13 +150,7 @@ def register_error_handlers(app: Flask) -> None:
         from peerloop.accounts.ratelimits import rate_limited_message, retry_after_seconds
 
         seconds = retry_after_seconds(error)
-        message = rate_limited_message(seconds)
-        if wants_json():
-            response = json_error(429, "rate_limited", message)
-        else:
-            response = app.make_response((render_template("errors/error.html", status=429, message=message), 429))
-        response.headers["Retry-After"] = str(seconds)
-        return response
+        return come_back_later(429, "rate_limited", rate_limited_message(seconds), seconds)
 
     @app.errorhandler(HTTPException)
     def handle_http_exception(error: HTTPException):
@@ -174,12 +178,7 @@ def register_error_handlers(app: Flask) -> None:
 
         app.logger.warning("database busy on %s %s: %s", request.method, request.path, error.orig)
         db.session.rollback()
-        if wants_json():
-            response = json_error(503, "busy", BUSY_MESSAGE)
-        else:
-            response = app.make_response((render_template("errors/error.html", status=503, message=BUSY_MESSAGE), 503))
-        response.headers["Retry-After"] = str(BUSY_RETRY_AFTER_SECONDS)
-        return response
+        return come_back_later(503, "busy", BUSY_MESSAGE, BUSY_RETRY_AFTER_SECONDS)
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):
