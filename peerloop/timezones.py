@@ -34,10 +34,17 @@ MINUS = "\u2212"  # the typographic minus: "UTC−05:00"
 # --- valid names -------------------------------------------------------------------
 
 
+# Names zoneinfo loads that are not a place: "localtime" is whatever the server's clock is set to,
+# "Factory" is the tz database's placeholder with the abbreviation "-00".
+NOT_A_ZONE = frozenset({"Factory", "localtime", "posixrules"})
+
+
 @functools.cache
 def valid_timezones() -> frozenset[str]:
-    """Every zone name zoneinfo can load here (computed once per process)."""
-    return frozenset(zoneinfo.available_timezones())
+    """Every zone name zoneinfo can load here that names a place (computed once per process)."""
+    return frozenset(
+        name for name in zoneinfo.available_timezones() if name not in NOT_A_ZONE and not name.startswith("posix")
+    )
 
 
 def is_valid_timezone(name: object) -> bool:

@@ -260,3 +260,21 @@ def test_the_studio_shows_the_creators_zone(client, make, login_as, zone, expect
 
     body = client.get(f"/studio/courses/details/?id={course.id}").get_data(as_text=True)
     assert expected in body
+
+
+@pytest.mark.parametrize("name", ["Factory", "localtime"])
+def test_names_that_are_not_places_are_not_valid_zones(client, name):
+    """'localtime' follows the server's own setting; 'Factory' is a placeholder. Signup falls back to UTC."""
+    assert not timezones.is_valid_timezone(name)
+    response = client.post(
+        "/api/auth/signup",
+        json={
+            "email": f"zone-{name.lower()}@example.com",
+            "password": "a long pass phrase",
+            "name": "Zone",
+            "handle": f"zone_{name.lower()}",
+            "accept_terms": True,
+            "timezone": name,
+        },
+    )
+    assert response.status_code == 201 and response.get_json()["user"]["timezone"] == "UTC"
