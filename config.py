@@ -92,6 +92,25 @@ def _ratelimit_storage(env: dict, redis_url: str | None, *, production: bool) ->
     return uri
 
 
+SPLIT_SETTINGS = (("SPLIT_PLATFORM_PCT", 15), ("SPLIT_CREATOR_PCT", 15), ("SPLIT_TEACHER_PCT", 70))
+
+
+def _split_percentages(env: dict) -> dict[str, int]:
+    """The one place the split of a payment is set: platform, creator royalty, teaching pool (15 / 15 / 70).
+
+    Whole percentages, none negative, summing to 100; anything else refuses to start.
+    ``peerloop.payments.money.rates_from_config`` reads them from the app's config.
+    """
+    parts = {name: _int(env, name, default) for name, default in SPLIT_SETTINGS}
+    negative = [name for name, value in parts.items() if value < 0]
+    if negative:
+        raise ConfigError(f"{', '.join(negative)} cannot be negative")
+    if sum(parts.values()) != 100:
+        shown = " + ".join(f"{name}={value}" for name, value in parts.items())
+        raise ConfigError(f"the split percentages must sum to 100: {shown} = {sum(parts.values())}")
+    return parts
+
+
 def from_env(env: dict | None = None) -> dict:
     """Build the Flask config mapping from an environment mapping."""
     env = dict(os.environ if env is None else env)
@@ -171,6 +190,8 @@ def from_env(env: dict | None = None) -> dict:
         "API_TOKEN_DAYS": _int(env, "API_TOKEN_DAYS", 30),
         "RESET_TOKEN_MINUTES": _int(env, "RESET_TOKEN_MINUTES", 60),
         "VERIFY_TOKEN_HOURS": _int(env, "VERIFY_TOKEN_HOURS", 48),
+        # How every payment divides (platform, creator royalty, teaching pool): see payments/money.py.
+        **_split_percentages(env),
         # Providers, picked by name.
         "PAYMENT_GATEWAY": payment_gateway,
         "STRIPE_SECRET_KEY": env.get("STRIPE_SECRET_KEY"),
