@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from flask import Flask, has_request_context, request
+from flask import Flask, current_app, has_request_context, request
 from flask_login import current_user
 from jinja2 import pass_context
 from jinja2.runtime import Context
@@ -12,6 +12,7 @@ from markupsafe import Markup
 
 from peerloop import timezones
 from peerloop.accounts.access import has_role
+from peerloop.payments.money import rates_from_config
 
 
 def money(cents: int | None, currency: str = "USD") -> str:
@@ -92,6 +93,8 @@ def init_app(app: Flask) -> None:
             "has_role": has_role,
             "action_form": ActionForm(formdata=None),  # only its token: never reads the request body
             "current_path": request.full_path.rstrip("?"),
+            # The configured split, for "Where your money goes" (platform, creator, teacher percentages).
+            "split_rates": rates_from_config(current_app.config),
         }
         if current_user.is_authenticated:
             context["bell_unread"] = notifications.unread_count(current_user.id)

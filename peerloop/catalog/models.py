@@ -221,5 +221,7 @@ class PeerloopFeatures(db.Model):
     one_on_one_teaching: Mapped[bool] = mapped_column(default=True)
     certified_teachers: Mapped[bool] = mapped_column(default=True)
     earn_while_teaching: Mapped[bool] = mapped_column(default=True)
+    # Seed 001's column, kept for the schema but not read: the split is configured in one place
+    # (SPLIT_TEACHER_PCT, payments.money.rates_from_config) and the API shows that value.
     teacher_commission: Mapped[int] = mapped_column(default=70)
     course: Mapped[Course] = relationship(back_populates="features")

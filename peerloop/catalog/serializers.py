@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from flask import current_app
+
 from peerloop.accounts.serializers import iso, user_card_json
 from peerloop.catalog import services
+from peerloop.payments.money import rates_from_config
 
 
 def _rating(value) -> float | None:
@@ -77,7 +80,8 @@ def course_detail_json(course) -> dict:
                 "one_on_one_teaching": course.features.one_on_one_teaching,
                 "certified_teachers": course.features.certified_teachers,
                 "earn_while_teaching": course.features.earn_while_teaching,
-                "teacher_commission": course.features.teacher_commission,
+                # The configured split, never the stored column: one place for the percentages.
+                "teacher_commission": rates_from_config(current_app.config).teacher_pct,
             }
             if course.features
             else None

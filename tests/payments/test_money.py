@@ -57,6 +57,14 @@ def test_399_dollars_over_two_sessions():
     assert refund_quote(split, 2, 2) == RefundQuote(0, 0, 0, 0)
 
 
+def test_the_refund_policy_example():
+    """templates/pages/refund_policy.html: a $400 course with 2 sessions, leaving after session 1 refunds $200."""
+    split = split_payment(40_000, rates=RATES)  # 6000 / 6000 / 28000
+    assert refund_quote(split, 2, 1) == RefundQuote(
+        pool_cents=14_000, platform_cents=3000, creator_cents=3000, total_cents=20_000
+    )
+
+
 def test_rounding_goes_to_the_platform_and_the_last_session():
     # 1 cent: 15% and 70% of it round down to nothing; the platform keeps the cent.
     assert split_payment(1, rates=RATES) == Split(1, 0, 0)
