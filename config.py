@@ -60,6 +60,10 @@ def _default_secret_key() -> str:
 ENVIRONMENTS = ("development", "test", "production")
 MIN_SECRET_KEY_LENGTH = 32
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:5000"
+# Signs and verifies Stripe-shaped webhooks outside production when no secret is set
+# (the sandbox gateway signs its events with it). Never accepted in production.
+DEV_STRIPE_WEBHOOK_SECRET = "whsec_peerloop_development"
+WEBHOOK_SECRETS = ("STRIPE_WEBHOOK_SECRET", "STRIPE_CONNECT_WEBHOOK_SECRET")
 
 
 def public_url(raw: str | None, *, production: bool) -> str:
@@ -138,6 +142,10 @@ def from_env(env: dict | None = None) -> dict:
     payment_gateway = env.get("PAYMENT_GATEWAY") or ("stripe" if env.get("STRIPE_SECRET_KEY") else "sandbox")
     if production and payment_gateway == "sandbox":
         raise ConfigError("PEERLOOP_ENV=production refuses the sandbox payment gateway: set STRIPE_SECRET_KEY")
+    if production and env.get("STRIPE_SECRET_KEY"):
+        missing = [k for k in WEBHOOK_SECRETS if not env.get(k)]
+        if missing:
+            raise ConfigError("PEERLOOP_ENV=production with STRIPE_SECRET_KEY requires " + ", ".join(missing))
 
     if env.get("EMAIL_BACKEND"):
         email_backend = env["EMAIL_BACKEND"]
@@ -195,8 +203,13 @@ def from_env(env: dict | None = None) -> dict:
         # Providers, picked by name.
         "PAYMENT_GATEWAY": payment_gateway,
         "STRIPE_SECRET_KEY": env.get("STRIPE_SECRET_KEY"),
-        "STRIPE_WEBHOOK_SECRET": env.get("STRIPE_WEBHOOK_SECRET"),
-        "STRIPE_CONNECT_WEBHOOK_SECRET": env.get("STRIPE_CONNECT_WEBHOOK_SECRET"),
+        # Webhook signing secrets; the development value when unset outside production.
+        "STRIPE_WEBHOOK_SECRET": (
+            env.get("STRIPE_WEBHOOK_SECRET") or (None if production else DEV_STRIPE_WEBHOOK_SECRET)
+        ),
+        "STRIPE_CONNECT_WEBHOOK_SECRET": (
+            env.get("STRIPE_CONNECT_WEBHOOK_SECRET") or (None if production else DEV_STRIPE_WEBHOOK_SECRET)
+        ),
         "VIDEO_PROVIDER": env.get("VIDEO_PROVIDER", "link"),
         "VIDEO_LINK_BASE_URL": env.get("VIDEO_LINK_BASE_URL", "https://meet.jit.si/peerloop-"),
         "EMAIL_BACKEND": email_backend,

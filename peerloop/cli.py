@@ -66,8 +66,13 @@ def run_sweep(now) -> dict:
     webhook retries, expired checkouts).
     """
     from peerloop.notifications.services import retry_unsent_emails
+    from peerloop.webhooks.services import retry_unprocessed_events
 
-    return {"heartbeat": now.isoformat(), "emails_retried": retry_unsent_emails(now)}
+    return {
+        "heartbeat": now.isoformat(),
+        "emails_retried": retry_unsent_emails(now),
+        "webhook_events_retried": retry_unprocessed_events(now),
+    }
 
 
 @click.command("sweep")

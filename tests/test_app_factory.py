@@ -75,6 +75,8 @@ def test_production_trusts_one_proxy_hop_and_uses_redis_for_limits():
             "DATABASE_URL": "postgresql://db/x",
             "REDIS_URL": "redis://r:6379/0",
             "STRIPE_SECRET_KEY": "sk_test",
+            "STRIPE_WEBHOOK_SECRET": "whsec_x",
+            "STRIPE_CONNECT_WEBHOOK_SECRET": "whsec_y",
             "TRUSTED_PROXY_HOPS": "2",
         }
     )
@@ -123,6 +125,8 @@ def test_production_wants_https_for_its_public_url_and_refuses_the_test_clock():
         "REDIS_URL": "redis://r",
         "PUBLIC_URL": "http://peerloop.example",
         "STRIPE_SECRET_KEY": "sk_test",
+        "STRIPE_WEBHOOK_SECRET": "whsec_x",
+        "STRIPE_CONNECT_WEBHOOK_SECRET": "whsec_y",
     }
     with pytest.raises(ConfigError, match="https"):
         from_env(env)

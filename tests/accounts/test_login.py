@@ -125,6 +125,8 @@ def test_production_cookie_settings():
             "DATABASE_URL": "postgres://x/y",
             "REDIS_URL": "redis://r",
             "STRIPE_SECRET_KEY": "sk_test_x",
+            "STRIPE_WEBHOOK_SECRET": "whsec_x",
+            "STRIPE_CONNECT_WEBHOOK_SECRET": "whsec_y",
         }
     )
     assert config["SESSION_COOKIE_SECURE"] and config["SESSION_COOKIE_HTTPONLY"]

@@ -334,6 +334,8 @@ def test_production_refuses_counting_in_memory():
         "DATABASE_URL": "postgresql://db/x",
         "REDIS_URL": "redis://r:6379/0",
         "STRIPE_SECRET_KEY": "sk_test",
+        "STRIPE_WEBHOOK_SECRET": "whsec_x",
+        "STRIPE_CONNECT_WEBHOOK_SECRET": "whsec_y",
     }
     assert from_env(env)["RATELIMIT_STORAGE_URI"] == "redis://r:6379/0"
     with pytest.raises(ConfigError, match="RATELIMIT_STORAGE_URI"):

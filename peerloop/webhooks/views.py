@@ -1,0 +1,42 @@
+"""Inbound webhook endpoints: verify the raw body, store the event, answer 200 at once.
+
+Server-to-server, so CSRF-exempt; errors are JSON (``errors.wants_json`` covers /webhooks/).
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, request
+
+from peerloop import clock
+from peerloop.errors import NotFound
+from peerloop.extensions import csrf
+from peerloop.webhooks import services
+
+bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+csrf.exempt(bp)
+
+
+def _receive_stripe(provider: str, secret_setting: str):
+    secret = current_app.config.get(secret_setting)
+    if not secret:
+        raise NotFound("This webhook is not configured.")
+    services.receive_stripe(
+        provider,
+        request.get_data(cache=True),  # the raw bytes: the signature covers them exactly
+        request.headers.get("Stripe-Signature"),
+        secret=secret,
+        now=clock.now(),
+    )
+    return jsonify(received=True), 200
+
+
+@bp.post("/stripe")
+def stripe_platform():
+    """Platform events (checkout, charges, disputes, transfers), signed with STRIPE_WEBHOOK_SECRET."""
+    return _receive_stripe("stripe", "STRIPE_WEBHOOK_SECRET")
+
+
+@bp.post("/stripe-connect")
+def stripe_connect():
+    """Connected accounts' events (account.updated, payouts), signed with STRIPE_CONNECT_WEBHOOK_SECRET."""
+    return _receive_stripe("stripe_connect", "STRIPE_CONNECT_WEBHOOK_SECRET")
