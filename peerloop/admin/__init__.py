@@ -15,6 +15,7 @@ def init_admin(app: Flask) -> None:
     from peerloop.catalog.models import Category, Course
     from peerloop.jobs import FailedJob
     from peerloop.notifications.models import OutboundEmail
+    from peerloop.webhooks.models import WebhookEvent
 
     theme = Bootstrap4Theme(base_template="admin/peerloop_master.html", swatch="default")
     admin = Admin(
@@ -31,6 +32,11 @@ def init_admin(app: Flask) -> None:
     admin.add_view(console.OutboxView(OutboundEmail, db, name="Outbox", endpoint="console_outbox", category="System"))
     admin.add_view(
         console.FailedJobView(FailedJob, db, name="Failed jobs", endpoint="console_failed_jobs", category="System")
+    )
+    admin.add_view(
+        console.WebhookEventView(
+            WebhookEvent, db, name="Webhook events", endpoint="console_webhook_events", category="System"
+        )
     )
 
     creator_studio = Admin(

@@ -1,7 +1,8 @@
-"""Brian's console at /admin: users, courses, categories, the outbox, failed jobs."""
+"""Brian's console at /admin: users, courses, categories, the outbox, failed jobs, webhook events."""
 
 from __future__ import annotations
 
+import json
 import re
 
 from flask import flash
@@ -18,6 +19,8 @@ from peerloop.catalog import management
 from peerloop.catalog.models import Course, Level
 from peerloop.errors import ValidationError
 from peerloop.notifications.models import EmailStatus, OutboundEmail
+from peerloop.webhooks import services as webhook_services
+from peerloop.webhooks.models import WebhookEvent, WebhookStatus
 
 
 class ConsoleHome(SecureIndexView):
@@ -224,3 +227,42 @@ class FailedJobView(SecureModelView):
     column_formatters_detail = {
         "error": lambda v, c, m, n: Markup(f'<pre style="white-space:pre-wrap">{escape(m.error)}</pre>')
     }
+
+
+def _pre(text: str | None) -> Markup:
+    return Markup('<pre style="white-space:pre-wrap">{}</pre>').format(text or "")
+
+
+class WebhookEventView(SecureModelView):
+    """Inbound provider events: read-only, filter by status, replay the failed (or ignored) ones."""
+
+    can_create = False
+    can_edit = False
+    can_delete = False
+    column_list = ["received_at", "provider", "event_type", "event_id", "status", "attempts", "processed_at"]
+    column_searchable_list = ["event_id", "event_type"]
+    column_filters = [EnumEqualFilter(WebhookEvent.status, "Status", WebhookStatus), "provider", "event_type"]
+    column_default_sort = ("received_at", True)
+    column_details_list = [
+        "provider",
+        "event_id",
+        "event_type",
+        "status",
+        "attempts",
+        "received_at",
+        "last_attempt_at",
+        "processed_at",
+        "next_attempt_at",
+        "last_error",
+        "payload",
+    ]
+    column_formatters_detail = {
+        # Escaped by Markup.format: the payload is the provider's text, not ours.
+        "payload": lambda v, c, m, n: _pre(json.dumps(m.payload, indent=2, sort_keys=True, ensure_ascii=False)),
+        "last_error": lambda v, c, m, n: _pre(m.last_error),
+    }
+
+    @action("replay", "Replay", "Process the selected events again?")
+    def action_replay(self, ids):
+        count = webhook_services.replay_events(ids, clock.now())
+        flash(f"{count} event(s) queued for processing.", "success")

@@ -77,6 +77,7 @@ def test_an_unknown_type_is_stored_and_ignored(deliver, jobs):
 
 def test_a_handler_that_raises_leaves_the_event_failed_and_its_work_undone(app, deliver, handler, make, jobs, now):
     user_id = make.user().id
+    db.session.commit()  # end this session's transaction: under Redis the job runs in it, and rolls back
 
     def write_then_fail(event, now):
         user = db.session.get(User, user_id)  # as a handler does: by id, in its own session
