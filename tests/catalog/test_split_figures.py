@@ -67,3 +67,18 @@ def test_the_demo_courses_agree_with_the_configured_split(client, app, now):
     for slug in slugs:
         features = client.get(f"/api/courses/{slug}").get_json()["peerloop_features"]
         assert features is not None and features["teacher_commission"] == teacher_pct, slug
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/how-it-works", ["earn 68% of each student's price"]),
+        ("/become-a-creator", ["earn a 12% royalty", "(80% when you teach yourself)"]),
+        ("/terms", ["earns 68% of the price", "the creator earns 12% and PeerLoop 20%", "they earn 80%"]),
+    ],
+)
+def test_the_prose_pages_follow_the_configuration(client, altered_split, path, expected):
+    text = _text(client.get(path).get_data(as_text=True))
+    for phrase in expected:
+        assert phrase in text, phrase
+    assert "70%" not in text and "85%" not in text
