@@ -130,9 +130,9 @@ def test_the_console_is_read_only(client, make, login_as, now):
     assert fresh(event) is not None
 
 
-@pytest.mark.parametrize("who", ["student", "creator"])
+@pytest.mark.parametrize("who", ["student", "creator", "moderator"])
 def test_non_admins_get_a_403_and_replay_nothing(client, make, login_as, now, who):
-    user = make.user() if who == "student" else make.creator()
+    user = {"student": make.user, "creator": make.creator, "moderator": lambda: make.user(is_moderator=True)}[who]()
     login_as(user)
     failed = make_event("evt_not_yours", WebhookStatus.failed, now)
     token = csrf_from(client.get("/settings").get_data(as_text=True))
