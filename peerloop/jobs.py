@@ -27,6 +27,8 @@ from peerloop.db import CreatedAt, UTCDateTime, UUIDPrimaryKey
 from peerloop.extensions import db
 
 log = logging.getLogger(__name__)
+REDIS_CONNECT_TIMEOUT = 2  # seconds
+REDIS_TIMEOUT = 5
 
 
 class FailedJob(UUIDPrimaryKey, CreatedAt, db.Model):
@@ -42,7 +44,11 @@ class FailedJob(UUIDPrimaryKey, CreatedAt, db.Model):
 
 def init_app(app: Flask) -> None:
     if app.config.get("REDIS_URL"):
-        connection = Redis.from_url(app.config["REDIS_URL"])
+        # An unreachable Redis must fail fast (the work is left to the sweep), not hang a request
+        # or a webhook answer for the operating system's TCP timeout.
+        connection = Redis.from_url(
+            app.config["REDIS_URL"], socket_connect_timeout=REDIS_CONNECT_TIMEOUT, socket_timeout=REDIS_TIMEOUT
+        )
         app.extensions["rq_queue"] = Queue(app.config["RQ_QUEUE"], connection=connection)
     else:
         connection = fakeredis.FakeStrictRedis(server=fakeredis.FakeServer())
