@@ -18,11 +18,28 @@ from peerloop.db import unique_ids
 from peerloop.enrollment.models import Enrollment
 from peerloop.errors import ValidationError
 from peerloop.extensions import db
+from peerloop.templating import money
 from peerloop.urls import site_path
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 CURRENCIES = {"USD", "EUR", "GBP", "CAD", "AUD"}
 MAX_PRICE_CENTS = 10_000_00
+# Stripe's smallest charge is 0.50 in each of these currencies; a course must cost at least that to be bought.
+MIN_PRICE_CENTS = 50
+
+
+def publish_problem(course: Course) -> str | None:
+    """Why ``course`` cannot be in the catalog (nobody could buy it, or the ledger could not split it), or None.
+
+    A draft may be incomplete; a published course needs at least one live session
+    (the teaching share is released per session) and Stripe's minimum charge.
+    """
+    if not course.session_count or course.session_count < 1:
+        return "needs at least one live session before it can be published"
+    if course.price_cents is None or course.price_cents < MIN_PRICE_CENTS:
+        minimum = money(MIN_PRICE_CENTS, course.currency or "USD")
+        return f"needs a price of at least {minimum} before it can be published"
+    return None
 
 
 def _slug_taken(model, slug: str, own_id) -> bool:
@@ -73,6 +90,9 @@ def validate_course_fields(course: Course) -> None:
         fields["thumbnail_url"] = "Use a full web address starting with https://"
     if course.duration_weeks is not None and not 0 <= course.duration_weeks <= 520:
         fields["duration_weeks"] = "Between 0 and 520 weeks."
+    if course.is_active and not fields and (problem := publish_problem(course)):
+        field = "session_count" if "session" in problem else "price_cents"
+        fields[field] = f"A published course {problem}."
     if fields:
         raise ValidationError(fields=fields)
 
@@ -144,6 +164,9 @@ def set_courses_active(course_ids: list[uuid.UUID | None], active: bool, *, now:
     """Publish (or unpublish) courses; creators hear when a draft goes live.
 
     Returns how many courses changed state.
+
+    :raise ValidationError: a course to publish has no live session or is priced under the minimum
+        charge (then nothing is published, and the message names each one).
     """
     from peerloop.notifications.services import notify
 
@@ -157,6 +180,12 @@ def set_courses_active(course_ids: list[uuid.UUID | None], active: bool, *, now:
             .options(joinedload(Course.creator))
         )
     )
+    if active:
+        refused = [f"{course.title} {problem}" for course in changing if (problem := publish_problem(course))]
+        if refused:
+            db.session.rollback()
+            message = "Nothing was published: " + "; ".join(refused) + "."
+            raise ValidationError(message, fields={"ids": message})
     for course in changing:
         course.is_active = active
         course.updated_at = now

@@ -1,0 +1,77 @@
+"""A course cannot be published without a live session and Stripe's minimum charge (issue 6, item 1)."""
+
+from __future__ import annotations
+
+import pytest
+
+from peerloop.catalog import management
+from peerloop.catalog.models import Course
+from peerloop.errors import ValidationError
+from peerloop.extensions import db
+from tests.conftest import csrf_from
+
+
+def fresh(course: Course) -> Course:
+    db.session.expire_all()
+    return db.session.get(Course, course.id)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "reason"),
+    [
+        ({"session_count": 0}, "needs at least one live session"),
+        ({"session_count": None}, "needs at least one live session"),
+        ({"price_cents": 49}, "needs a price of at least $0.50"),
+        ({"price_cents": 0}, "needs a price of at least $0.50"),
+        ({"price_cents": 10, "currency": "EUR"}, "needs a price of at least €0.50"),
+    ],
+)
+def test_brian_cannot_publish_a_course_nobody_could_buy(client, make, login_as, overrides, reason):
+    login_as(make.admin())
+    draft = make.course(title="Unfinished", is_active=False, **overrides)
+    page = client.get("/admin/console_courses/").get_data(as_text=True)
+    response = client.post(
+        "/admin/console_courses/action/",
+        data={"action": "activate", "rowid": str(draft.id), "csrf_token": csrf_from(page)},
+        follow_redirects=True,
+    )
+    assert response.status_code == 200
+    assert f"Unfinished {reason} before it can be published" in response.get_data(as_text=True)
+    assert not fresh(draft).is_active
+
+
+def test_one_unpublishable_course_publishes_nothing_and_names_it(make, now):
+    good = make.course(title="Ready", is_active=False)
+    bad = make.course(title="No sessions", is_active=False, session_count=0)
+    with pytest.raises(ValidationError, match="No sessions needs at least one live session"):
+        management.set_courses_active([good.id, bad.id], True, now=now)
+    assert not fresh(good).is_active and not fresh(bad).is_active
+    assert management.set_courses_active([good.id], True, now=now) == 1
+
+
+def test_a_live_course_cannot_be_edited_into_an_unbuyable_one(client, make, login_as):
+    login_as(make.admin())
+    course = make.course(title="Live one", session_count=2)
+    edit = client.get(f"/admin/console_courses/edit/?id={course.id}").get_data(as_text=True)
+    form = {
+        "title": "Live one",
+        "slug": course.slug,
+        "tagline": course.tagline,
+        "description": course.description,
+        "category": str(course.category_id),
+        "level": "beginner",
+        "price_cents": "39900",
+        "currency": "USD",
+        "duration": course.duration,
+        "session_count": "0",
+        "is_active": "y",
+        "csrf_token": csrf_from(edit),
+    }
+    response = client.post(f"/admin/console_courses/edit/?id={course.id}", data=form, follow_redirects=True)
+    assert "A published course needs at least one live session" in response.get_data(as_text=True)
+    assert fresh(course).session_count == 2
+
+
+def test_a_draft_may_still_be_incomplete(make, now):
+    draft = make.course(is_active=False, session_count=0, price_cents=0)
+    management.validate_course_fields(draft)  # no error: drafts are work in progress
