@@ -17,7 +17,8 @@ csrf = CSRFProtect()
 limiter = Limiter(
     get_remote_address,
     default_limits=[],
-    headers_enabled=True,
+    # Only a 429 says when to come back (errors.py sets its Retry-After); ordinary answers carry no limit headers.
+    headers_enabled=False,
     swallow_errors=True,
     in_memory_fallback_enabled=True,
 )

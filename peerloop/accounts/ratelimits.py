@@ -183,7 +183,8 @@ def retry_after_seconds(error=None) -> int:
     """Seconds until the limit this request tripped lets a request through again (at least 1)."""
     current = limiter.current_limit
     if current is not None and current.breached:
-        return max(1, math.ceil(current.reset_at - time.time()))
+        # Never more than the window itself (reset_at is a whole second, a moving window may round up).
+        return min(int(current.limit.get_expiry()), max(1, math.ceil(current.reset_at - time.time())))
     limit = getattr(error, "limit", None)
     if limit is not None:
         return max(1, int(limit.limit.get_expiry()))

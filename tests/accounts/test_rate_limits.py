@@ -353,3 +353,18 @@ def test_spellings_of_one_email_share_its_failure_counter(client, make, app, mon
         for email in spellings + ["owner@ｅｘａｍｐｌｅ.ｃｏｍ"]
     ]
     assert codes == [401, 401, 401, 429]
+
+
+def test_only_a_429_carries_retry_after_and_it_matches_the_message(client, make, app, monkeypatch):
+    monkeypatch.setitem(app.config, "LOGIN_EMAIL_RATE_LIMIT", "2 per hour")
+    monkeypatch.setitem(app.config, "LOGIN_RATE_LIMIT", "100 per minute")
+    user = make.user()
+    ok = client.post("/api/auth/login", json={"email": user.email, "password": PASSWORD})
+    assert ok.status_code == 200 and "Retry-After" not in ok.headers
+    for _ in range(2):
+        assert client.post("/api/auth/login", json={"email": user.email, "password": "wrong"}).status_code == 401
+    refused = client.post("/api/auth/login", json={"email": user.email, "password": "wrong"})
+    assert refused.status_code == 429
+    seconds = int(refused.headers["Retry-After"])
+    assert 3000 < seconds <= 3600
+    assert f"Try again in {wait_phrase(seconds)}." in refused.get_json()["error"]["message"]

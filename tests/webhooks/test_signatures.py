@@ -158,3 +158,13 @@ def test_only_post_is_allowed(client):
     response = client.get("/webhooks/stripe")
     assert response.status_code == 405
     assert response.get_json()["error"]["code"] == "method_not_allowed"
+
+
+def test_a_signed_event_with_text_the_site_refuses_elsewhere_is_still_stored(deliver):
+    """NUL, a lone surrogate or deep nesting are 400s from people; a provider's signed event is kept as sent."""
+    deep = 1
+    for _ in range(40):  # deeper than the 32 levels people may send
+        deep = [deep]
+    response = deliver(stripe_event("evt_odd_text", note="a\u0000b \ud800", deep=deep))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert [event.event_id for event in stored()] == ["evt_odd_text"]
