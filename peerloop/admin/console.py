@@ -143,6 +143,14 @@ class CourseConsoleView(SecureModelView):
         management.validate_course_children(model)
         model.updated_at = clock.now()
 
+    def update_model(self, form, model):
+        """Ticking "active" in the form publishes the course as the batch action does: the creator hears."""
+        was_live = model.is_active
+        saved = super().update_model(form, model)
+        if saved and model.is_active and not was_live:
+            management.announce_published(model, now=clock.now())
+        return saved
+
     @action("activate", "Activate (publish)", "Publish the selected courses in the catalog?")
     def action_activate(self, ids):
         count = management.set_courses_active(ids, True, now=clock.now())

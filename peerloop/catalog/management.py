@@ -168,8 +168,6 @@ def set_courses_active(course_ids: list[uuid.UUID | None], active: bool, *, now:
     :raise ValidationError: a course to publish has no live session or is priced under the minimum
         charge (then nothing is published, and the message names each one).
     """
-    from peerloop.notifications.services import notify
-
     ids = unique_ids(course_ids)
     if not ids:
         return 0
@@ -192,12 +190,17 @@ def set_courses_active(course_ids: list[uuid.UUID | None], active: bool, *, now:
     db.session.commit()
     if active:
         for course in changing:
-            _notify_published(notify, course, now)
+            announce_published(course, now=now)
     return len(changing)
 
 
-def _notify_published(notify, course: Course, now: datetime) -> None:
-    """Tell the creator; the course is live already, so a failure here is logged, not raised."""
+def announce_published(course: Course, *, now: datetime) -> None:
+    """Tell the creator their course is live (once per course, however it was published).
+
+    The course is live already, so a failure here is logged, not raised.
+    """
+    from peerloop.notifications.services import notify
+
     try:
         notify(
             course.creator,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
 from peerloop.catalog import management
 from peerloop.catalog.models import Course
@@ -75,3 +76,43 @@ def test_a_live_course_cannot_be_edited_into_an_unbuyable_one(client, make, logi
 def test_a_draft_may_still_be_incomplete(make, now):
     draft = make.course(is_active=False, session_count=0, price_cents=0)
     management.validate_course_fields(draft)  # no error: drafts are work in progress
+
+
+def test_publishing_through_the_edit_form_tells_the_creator_once(client, make, login_as):
+    from peerloop.notifications.models import Notification
+
+    login_as(make.admin())
+    creator = make.creator()
+    draft = make.course(title="Form published", creator=creator, is_active=False)
+
+    def save(active: bool, title: str):
+        edit = client.get(f"/admin/console_courses/edit/?id={draft.id}").get_data(as_text=True)
+        form = {
+            "title": title,
+            "slug": draft.slug,
+            "tagline": draft.tagline,
+            "description": draft.description,
+            "category": str(draft.category_id),
+            "level": "beginner",
+            "price_cents": "39900",
+            "currency": "USD",
+            "duration": draft.duration,
+            "session_count": "2",
+            "csrf_token": csrf_from(edit),
+        }
+        if active:
+            form["is_active"] = "y"
+        response = client.post(f"/admin/console_courses/edit/?id={draft.id}", data=form)
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+
+    def rung() -> int:
+        return db.session.scalar(
+            sa.select(sa.func.count()).select_from(Notification).where(Notification.user_id == creator.id)
+        )
+
+    save(active=False, title="Form published")
+    assert rung() == 0  # an edit of a draft says nothing
+    save(active=True, title="Form published")
+    assert fresh(draft).is_active and rung() == 1
+    save(active=True, title="Form published, renamed")
+    assert rung() == 1  # an edit of a live course is no news
