@@ -48,20 +48,20 @@ def now() -> datetime:
     """The current business time, UTC-aware."""
     if not enabled():
         return wall_now()
-    # A plain read outside the ORM's unit of work: model defaults call this during a flush.
+    # No autoflush: model defaults call this during a flush.
     with db.session.no_autoflush:
-        frozen = db.session.execute(sa.select(TestClock.frozen_at).where(TestClock.id == ROW_ID)).scalar()
+        frozen = stored()
     return frozen if frozen is not None else wall_now()
 
 
-def _require_enabled() -> None:
+def _refuse_in_production() -> None:
     if current_app.config.get("PEERLOOP_ENV") == "production":
         raise RuntimeError("the test clock is refused in production")
 
 
 def set_to(instant: datetime) -> datetime:
     """Freeze business time at ``instant`` (UTC-aware). Commits."""
-    _require_enabled()
+    _refuse_in_production()
     if instant.tzinfo is None:
         raise ValueError("the test clock needs a time with an offset")
     instant = instant.astimezone(UTC)
@@ -76,7 +76,7 @@ def set_to(instant: datetime) -> datetime:
 
 def advance(delta: timedelta) -> datetime:
     """Move business time on by ``delta`` from where it stands (frozen or real), and freeze it there."""
-    _require_enabled()
+    _refuse_in_production()
     row = db.session.scalar(for_update(sa.select(TestClock).where(TestClock.id == ROW_ID)))
     start = row.frozen_at if row is not None else wall_now()
     return set_to(start + delta)
@@ -84,7 +84,7 @@ def advance(delta: timedelta) -> datetime:
 
 def reset() -> datetime:
     """Back to real time."""
-    _require_enabled()
+    _refuse_in_production()
     db.session.execute(sa.delete(TestClock))
     db.session.commit()
     return wall_now()

@@ -201,6 +201,11 @@ def linkify(text: str | None) -> Markup:
     return Markup("").join(parts)
 
 
+def _pre(text: str | None) -> Markup:
+    """Preformatted text for a details page, escaped unless it is Markup already."""
+    return Markup('<pre style="white-space:pre-wrap">{}</pre>').format(text or "")
+
+
 class OutboxView(SecureModelView):
     can_create = False
     can_edit = False
@@ -220,11 +225,7 @@ class OutboxView(SecureModelView):
         "sent_at",
         "text_body",
     ]
-    column_formatters_detail = {
-        "text_body": lambda v, c, m, n: Markup('<pre style="white-space:pre-wrap">{}</pre>').format(
-            linkify(m.text_body)
-        )
-    }
+    column_formatters_detail = {"text_body": lambda v, c, m, n: _pre(linkify(m.text_body))}
 
 
 class FailedJobView(SecureModelView):
@@ -232,13 +233,7 @@ class FailedJobView(SecureModelView):
     can_edit = False
     column_list = ["created_at", "func_name", "args", "resolved_at"]
     column_default_sort = ("created_at", True)
-    column_formatters_detail = {
-        "error": lambda v, c, m, n: Markup(f'<pre style="white-space:pre-wrap">{escape(m.error)}</pre>')
-    }
-
-
-def _pre(text: str | None) -> Markup:
-    return Markup('<pre style="white-space:pre-wrap">{}</pre>').format(text or "")
+    column_formatters_detail = {"error": lambda v, c, m, n: _pre(m.error)}
 
 
 class WebhookEventView(SecureModelView):
