@@ -203,6 +203,11 @@ def from_env(env: dict | None = None) -> dict:
         # Providers, picked by name.
         "PAYMENT_GATEWAY": payment_gateway,
         "STRIPE_SECRET_KEY": env.get("STRIPE_SECRET_KEY"),
+        "STRIPE_API_BASE": env.get("STRIPE_API_BASE") or None,  # a local stripe-mock, for instance
+        # How long a checkout stays open (Stripe allows 30 minutes to 24 hours).
+        "CHECKOUT_EXPIRES_MINUTES": _int(env, "CHECKOUT_EXPIRES_MINUTES", 60),
+        # The smallest payout a person may request, in cents of their balance's currency.
+        "PAYOUT_MINIMUM_CENTS": _int(env, "PAYOUT_MINIMUM_CENTS", 5000),
         # Webhook signing secrets; the development value when unset outside production.
         "STRIPE_WEBHOOK_SECRET": (
             env.get("STRIPE_WEBHOOK_SECRET") or (None if production else DEV_STRIPE_WEBHOOK_SECRET)

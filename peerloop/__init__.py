@@ -102,6 +102,7 @@ def register_models() -> None:
     import peerloop.enrollment.models  # noqa: F401
     import peerloop.jobs  # noqa: F401
     import peerloop.notifications.models  # noqa: F401
+    import peerloop.payments.models  # noqa: F401
     import peerloop.webhooks.models  # noqa: F401
 
 
@@ -114,13 +115,18 @@ def register_blueprints(app: Flask) -> None:
     from peerloop.clock_api import bp as clock_api
     from peerloop.notifications.api import bp as notifications_api
     from peerloop.notifications.views import bp as notifications_views
+    from peerloop.payments.api import bp as payments_api
+    from peerloop.payments.services import register_webhook_handlers
+    from peerloop.payments.views import bp as payments_views
     from peerloop.webhooks.views import bp as webhooks
 
     app.register_blueprint(catalog_views)
     app.register_blueprint(accounts_views)
     app.register_blueprint(notifications_views)
+    app.register_blueprint(payments_views)
     app.register_blueprint(webhooks)
-    app.register_blueprint(create_api_blueprint(accounts_api, catalog_api, notifications_api, clock_api))
+    app.register_blueprint(create_api_blueprint(accounts_api, catalog_api, notifications_api, payments_api, clock_api))
+    register_webhook_handlers()  # the web, the worker and the sweep all build the app, so all know them
 
 
 def register_error_handlers(app: Flask) -> None:

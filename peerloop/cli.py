@@ -62,16 +62,18 @@ def create_admin(email: str, name: str, handle: str | None, password: str | None
 def run_sweep(now) -> dict:
     """One pass of the periodic work. Every step is idempotent; two at once do no harm.
 
-    Steps arrive with the features that need them (reminders, feedback prompts,
-    webhook retries, expired checkouts).
+    Steps arrive with the features that need them (reminders and feedback prompts
+    come with booking and video).
     """
     from peerloop.notifications.services import retry_unsent_emails
+    from peerloop.payments.services import expire_stale_checkouts
     from peerloop.webhooks.services import retry_unprocessed_events
 
     return {
         "heartbeat": now.isoformat(),
         "emails_retried": retry_unsent_emails(now),
         "webhook_events_retried": retry_unprocessed_events(now),
+        "checkouts_expired": expire_stale_checkouts(now),
     }
 
 

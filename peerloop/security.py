@@ -25,7 +25,9 @@ _COMMON = {
     "base-uri": "'self'",
     "object-src": "'none'",
     "frame-ancestors": "'none'",
-    "form-action": "'self'",
+    # A form may post here and be redirected on to Stripe's hosted Checkout or Connect onboarding
+    # (browsers apply form-action to the redirect too).
+    "form-action": "'self' https://checkout.stripe.com https://connect.stripe.com",
     "img-src": "'self' data: https:",
     "font-src": "'self' data:",
     "connect-src": "'self'",

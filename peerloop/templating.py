@@ -19,8 +19,9 @@ def money(cents: int | None, currency: str = "USD") -> str:
     if cents is None:
         return ""
     symbol = {"USD": "$", "EUR": "€", "GBP": "£"}.get(currency, currency + " ")
-    whole, part = divmod(int(cents), 100)
-    return f"{symbol}{whole:,}" if part == 0 else f"{symbol}{whole:,}.{part:02d}"
+    sign = "−" if cents < 0 else ""  # a ledger line may be negative: −$12.50, never $-13.50
+    whole, part = divmod(abs(int(cents)), 100)
+    return f"{sign}{symbol}{whole:,}" if part == 0 else f"{sign}{symbol}{whole:,}.{part:02d}"
 
 
 def initials(name: str | None) -> str:

@@ -10,6 +10,7 @@ from flask_login import current_user
 from peerloop.catalog import services
 from peerloop.errors import ValidationError
 from peerloop.payments.money import rates_from_config, split_payment
+from peerloop.payments.services import live_enrollment
 
 bp = Blueprint("catalog", __name__)
 
@@ -57,6 +58,7 @@ def course(slug: str):
         sessions=services.modules_by_session(course),
         teachers=services.course_teachers(course),
         can_manage=services.can_manage_course(current_user, course),
+        enrollment=(live_enrollment(current_user.id, course.id) if current_user.is_authenticated else None),
         # "Where your money goes": this price divided by the configured split, as a payment will be.
         price_split=split_payment(course.price_cents, rates=rates_from_config(current_app.config)),
     )

@@ -1,0 +1,2080 @@
+"""Payments: checkout, completion, the ledger, refunds, disputes, Connect and payouts.
+
+Each public function is one use case that owns its transaction (it commits),
+except ``release_teaching_share`` and the webhook handlers, which join the
+caller's. Rows are locked with ``for_update`` in one fixed order: the person
+(user row), then the enrollment, then the checkout or payout, so two use cases
+never deadlock.
+
+The ledger rules (issue 6, item 4) as built:
+
+- at payment the platform's share and the creator's royalty are earned and the
+  teaching pool is held (``money.split_payment`` on the checkout's snapshot);
+- each delivered session releases pool ÷ session_count (the rest on the last)
+  to that session's teacher (``release_teaching_share``);
+- a refund reverses exactly its parts (pool, platform, creator) and records the
+  amount returned; a royalty already paid out comes from the creator's available
+  balance, and what that cannot cover is absorbed by the platform, or clawed back
+  by a transfer reversal when Brian chooses so;
+- for every transaction the ledger rows sum exactly to the amount paid.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+
+from peerloop import jobs
+from peerloop.accounts.models import StripeAccountStatus, User
+from peerloop.catalog.management import publish_problem
+from peerloop.catalog.models import Course
+from peerloop.certification.models import StudentTeacher
+from peerloop.db import for_update, parse_uuid
+from peerloop.enrollment.models import Enrollment, EnrollmentStatus
+from peerloop.errors import Conflict, NotFound, ProviderUnavailable, RuleViolation, ValidationError
+from peerloop.extensions import db
+from peerloop.notifications.services import notify
+from peerloop.payments import money
+from peerloop.payments.interfaces import (
+    CheckoutRequest,
+    ConnectAccount,
+    GatewayCheckout,
+    GatewayError,
+    PaymentGateway,
+    TransferRequest,
+)
+from peerloop.payments.models import (
+    Checkout,
+    CheckoutStatus,
+    Dispute,
+    DisputeStatus,
+    InstructorFollower,
+    LedgerAccount,
+    LedgerEntry,
+    LedgerKind,
+    Payout,
+    PayoutBatch,
+    PayoutBatchStatus,
+    PayoutStatus,
+    PayoutTransfer,
+    Refund,
+    RefundReason,
+    RefundStatus,
+    Transaction,
+    TransactionStatus,
+    TransferStatus,
+)
+from peerloop.templating import money as format_money
+from peerloop.urls import external_url, site_path
+
+log = logging.getLogger(__name__)
+
+IDEMPOTENCY_KEY_MAX = 255
+LIVE = (EnrollmentStatus.enrolled, EnrollmentStatus.in_progress, EnrollmentStatus.completed, EnrollmentStatus.frozen)
+
+
+# --- the gateway -------------------------------------------------------------
+
+
+def gateway() -> PaymentGateway:
+    """The configured gateway (``PAYMENT_GATEWAY``): Stripe, or the local sandbox."""
+    name = current_app.config["PAYMENT_GATEWAY"]
+    if name == "stripe":
+        from peerloop.payments.stripe_gateway import StripeGateway
+
+        return StripeGateway(
+            current_app.config["STRIPE_SECRET_KEY"], api_base=current_app.config.get("STRIPE_API_BASE")
+        )
+    if name == "sandbox":
+        from peerloop.payments.sandbox import SandboxGateway
+
+        return SandboxGateway()
+    raise ValueError(f"unknown PAYMENT_GATEWAY {name!r}")
+
+
+def _provider_down(error: GatewayError) -> ProviderUnavailable:
+    return ProviderUnavailable(error.message or "The payment provider is unavailable. Try again in a minute.")
+
+
+def _gateway_refused(error: GatewayError):
+    """A gateway error as the caller should see it: 503 when worth a retry, 422 when refused."""
+    if error.retryable:
+        return _provider_down(error)
+    return RuleViolation(error.message or "The payment provider refused this.", code="payment_provider_refused")
+
+
+# --- enrollment-end seam -----------------------------------------------------
+
+_enrollment_ended_hooks: list[Callable[[Enrollment, datetime], None]] = []
+
+
+def on_enrollment_ended(hook: Callable[[Enrollment, datetime], None]) -> Callable:
+    """Register ``hook(enrollment, now)``, run inside the transaction that ends an enrollment
+    (a refund that ends it, a lost dispute). The booking work cancels future sessions here."""
+    if hook not in _enrollment_ended_hooks:
+        _enrollment_ended_hooks.append(hook)
+    return hook
+
+
+def _end_enrollment(enrollment: Enrollment, *, reason: str, now: datetime) -> None:
+    enrollment.status = EnrollmentStatus.cancelled
+    enrollment.cancelled_at = now
+    enrollment.cancel_reason = reason[:2000]
+    for hook in _enrollment_ended_hooks:
+        hook(enrollment, now)
+
+
+# --- reads -------------------------------------------------------------------
+
+
+def live_enrollment(student_id: uuid.UUID, course_id: uuid.UUID) -> Enrollment | None:
+    return db.session.scalar(
+        sa.select(Enrollment).where(
+            Enrollment.student_id == student_id,
+            Enrollment.course_id == course_id,
+            Enrollment.status != EnrollmentStatus.cancelled,
+        )
+    )
+
+
+def transaction_of(enrollment_id: uuid.UUID) -> Transaction | None:
+    return db.session.scalar(
+        sa.select(Transaction).where(Transaction.enrollment_id == enrollment_id).order_by(Transaction.paid_at.desc())
+    )
+
+
+def _sum(*where) -> int:
+    return int(db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(LedgerEntry.amount_cents), 0)).where(*where)))
+
+
+def delivered_sessions(enrollment: Enrollment) -> int:
+    """How many of the enrollment's sessions were delivered (completed, a student no-show, a late
+    cancellation). Until the booking work exists this counts the release rows; it then replaces
+    this function with its own count, and the refund rules follow."""
+    return int(
+        db.session.scalar(
+            sa.select(sa.func.count(LedgerEntry.id)).where(
+                LedgerEntry.enrollment_id == enrollment.id,
+                LedgerEntry.kind == LedgerKind.teaching_release,
+                LedgerEntry.account == LedgerAccount.earnings,
+            )
+        )
+    )
+
+
+def sessions_used(enrollment: Enrollment) -> int:
+    """Paid sessions used up so far (API.md's ``sessions_used``): the delivered ones."""
+    return min(delivered_sessions(enrollment), enrollment.session_count)
+
+
+def _released_count(enrollment_id: uuid.UUID) -> int:
+    return int(
+        db.session.scalar(
+            sa.select(sa.func.count(LedgerEntry.id)).where(
+                LedgerEntry.enrollment_id == enrollment_id,
+                LedgerEntry.kind == LedgerKind.teaching_release,
+                LedgerEntry.account == LedgerAccount.earnings,
+            )
+        )
+    )
+
+
+def original_split(transaction: Transaction) -> money.Split:
+    """The split written at payment (so later changes of the configured rates change nothing sold)."""
+    parts = dict(
+        db.session.execute(
+            sa.select(LedgerEntry.kind, sa.func.sum(LedgerEntry.amount_cents))
+            .where(
+                LedgerEntry.transaction_id == transaction.id,
+                LedgerEntry.kind.in_([LedgerKind.platform_share, LedgerKind.creator_royalty, LedgerKind.teaching_pool]),
+            )
+            .group_by(LedgerEntry.kind)
+        ).all()
+    )
+    return money.Split(
+        platform_cents=int(parts.get(LedgerKind.platform_share, 0)),
+        creator_cents=int(parts.get(LedgerKind.creator_royalty, 0)),
+        teaching_pool_cents=int(parts.get(LedgerKind.teaching_pool, 0)),
+    )
+
+
+@dataclass(frozen=True)
+class Refundable:
+    """What is left to refund of one transaction, part by part."""
+
+    pool_cents: int  # unreleased pool not owed to delivered sessions
+    platform_cents: int
+    creator_cents: int
+    owed_cents: int  # pool kept for sessions delivered but not yet released
+
+    @property
+    def total_cents(self) -> int:
+        return self.pool_cents + self.platform_cents + self.creator_cents
+
+
+def _refunded_parts(transaction_id: uuid.UUID) -> tuple[int, int, int, int]:
+    row = db.session.execute(
+        sa.select(
+            sa.func.coalesce(sa.func.sum(Refund.pool_cents), 0),
+            sa.func.coalesce(sa.func.sum(Refund.platform_cents), 0),
+            sa.func.coalesce(sa.func.sum(Refund.creator_cents), 0),
+            sa.func.coalesce(sa.func.sum(Refund.amount_cents), 0),
+        ).where(Refund.transaction_id == transaction_id, Refund.status != RefundStatus.failed)
+    ).one()
+    return int(row[0]), int(row[1]), int(row[2]), int(row[3])
+
+
+def refundable(transaction: Transaction, enrollment: Enrollment | None) -> Refundable:
+    split = original_split(transaction)
+    pool_refunded, platform_refunded, creator_refunded, _ = _refunded_parts(transaction.id)
+    pool_balance = _sum(LedgerEntry.transaction_id == transaction.id, LedgerEntry.account == LedgerAccount.pool)
+    owed = 0
+    if enrollment is not None and split.teaching_pool_cents:
+        n = enrollment.session_count
+        delivered = min(delivered_sessions(enrollment), n)
+        released = _released_count(enrollment.id)
+        owed = money.released_pool(split.teaching_pool_cents, n, delivered) - money.released_pool(
+            split.teaching_pool_cents, n, min(released, n)
+        )
+        owed = max(0, min(owed, pool_balance))
+    return Refundable(
+        pool_cents=max(0, pool_balance - owed),
+        platform_cents=max(0, split.platform_cents - platform_refunded),
+        creator_cents=max(0, split.creator_cents - creator_refunded),
+        owed_cents=owed,
+    )
+
+
+def available_balance(user_id: uuid.UUID, currency: str) -> int:
+    return _sum(
+        LedgerEntry.recipient_id == user_id,
+        LedgerEntry.account == LedgerAccount.earnings,
+        LedgerEntry.currency == currency,
+    )
+
+
+# --- checkout ----------------------------------------------------------------
+
+
+def _checkout_ttl() -> timedelta:
+    return timedelta(minutes=current_app.config.get("CHECKOUT_EXPIRES_MINUTES", 60))
+
+
+def _teacher_choice(course: Course, teacher_id) -> uuid.UUID | None:
+    """The chosen teacher, when it is one of the course's: an active S-T, or the creator."""
+    if teacher_id in (None, ""):
+        return None
+    uid = parse_uuid(teacher_id)
+    invalid = ValidationError(
+        "Choose one of this course's Student-Teachers, or Schedule Later.",
+        fields={"student_teacher_id": "Not a Student-Teacher of this course."},
+    )
+    if uid is None:
+        raise invalid
+    if uid == course.creator_id:
+        return uid
+    teaches = db.session.scalar(
+        sa.select(StudentTeacher.id)
+        .join(User, User.id == StudentTeacher.user_id)
+        .where(
+            StudentTeacher.user_id == uid,
+            StudentTeacher.course_id == course.id,
+            StudentTeacher.is_active.is_(True),
+            User.deleted_at.is_(None),
+        )
+    )
+    if teaches is None:
+        raise invalid
+    return uid
+
+
+def _check_idempotency_key(key: str | None) -> str | None:
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > IDEMPOTENCY_KEY_MAX:
+        raise ValidationError(
+            "The Idempotency-Key header must be 1 to 255 characters.",
+            fields={"Idempotency-Key": "1 to 255 characters."},
+        )
+    return key
+
+
+def start_checkout(
+    student: User,
+    course_id,
+    *,
+    student_teacher_id=None,
+    schedule_later: bool = False,
+    idempotency_key: str | None = None,
+    now: datetime,
+) -> Checkout:
+    """Start (or reuse) the student's checkout for a course: the page they pay on.
+
+    A repeat with the same ``idempotency_key`` returns the first checkout. An open,
+    unexpired checkout of the student's for this course is reused (with the new
+    teacher choice); otherwise a gateway Checkout Session is created first, and
+    only then is the row written, so a gateway failure leaves nothing behind.
+
+    :raise NotFound: no such published course.
+    :raise Conflict: ``already_enrolled``.
+    :raise RuleViolation: ``not_purchasable`` (no session or below the minimum charge).
+    :raise ValidationError: an unknown teacher, a bad idempotency key.
+    :raise ProviderUnavailable: the gateway is down (nothing is written).
+    """
+    key = _check_idempotency_key(idempotency_key)
+    if key is not None:
+        earlier = db.session.scalar(
+            sa.select(Checkout).where(Checkout.student_id == student.id, Checkout.idempotency_key == key)
+        )
+        if earlier is not None:
+            return earlier
+    uid = parse_uuid(course_id)
+    course = db.session.get(Course, uid) if uid else None
+    if course is None or not course.is_active or course.is_retired:
+        raise NotFound("No such course.")
+    problem = publish_problem(course)
+    if problem:
+        raise RuleViolation(f"This course cannot be bought yet: it {problem}.", code="not_purchasable")
+    teacher_id = _teacher_choice(course, student_teacher_id)
+    if teacher_id == student.id:
+        raise ValidationError(
+            "You cannot be your own Student-Teacher.", fields={"student_teacher_id": "Choose someone else."}
+        )
+    db.session.scalar(for_update(sa.select(User.id).where(User.id == student.id)))  # one checkout at a time
+    if live_enrollment(student.id, course.id) is not None:
+        raise Conflict("You are already enrolled in this course.", code="already_enrolled")
+    open_checkout = db.session.scalar(
+        sa.select(Checkout).where(
+            Checkout.student_id == student.id,
+            Checkout.course_id == course.id,
+            Checkout.status == CheckoutStatus.open,
+        )
+    )
+    if open_checkout is not None:
+        if open_checkout.expires_at > now + timedelta(minutes=5) and open_checkout.price_cents == course.price_cents:
+            open_checkout.student_teacher_id = teacher_id
+            open_checkout.schedule_later = schedule_later or teacher_id is None
+            if key is not None and open_checkout.idempotency_key is None:
+                open_checkout.idempotency_key = key
+            db.session.commit()
+            return open_checkout
+        open_checkout.status = CheckoutStatus.expired  # stale or repriced: a fresh session below
+        db.session.flush()
+
+    checkout_id = uuid.uuid4()
+    expires_at = now + _checkout_ttl()
+    request = CheckoutRequest(
+        checkout_id=str(checkout_id),
+        amount_cents=course.price_cents,
+        currency=course.currency,
+        product_name=course.title,
+        customer_email=student.email,
+        success_url=external_url("payments.checkout_return") + "?session_id={CHECKOUT_SESSION_ID}",
+        cancel_url=external_url("payments.checkout_cancelled", slug=course.slug),
+        transfer_group=f"checkout_{checkout_id}",
+        expires_at=expires_at,
+        idempotency_key=f"checkout-{checkout_id}",
+        metadata={"checkout_id": str(checkout_id), "course_id": str(course.id), "student_id": str(student.id)},
+    )
+    try:
+        session = gateway().create_checkout_session(request)
+    except GatewayError as error:
+        db.session.rollback()
+        raise _gateway_refused(error) from error
+    checkout = Checkout(
+        id=checkout_id,
+        gateway=gateway().name,
+        gateway_session_id=session.id,
+        checkout_url=session.url or "",
+        student_id=student.id,
+        course_id=course.id,
+        student_teacher_id=teacher_id,
+        schedule_later=schedule_later or teacher_id is None,
+        price_cents=course.price_cents,
+        currency=course.currency,
+        session_count=course.session_count,
+        status=CheckoutStatus.open,
+        expires_at=expires_at,
+        idempotency_key=key,
+        created_at=now,
+        updated_at=now,
+    )
+    db.session.add(checkout)
+    db.session.commit()
+    return checkout
+
+
+def checkout_by_session_id(session_id: str) -> Checkout | None:
+    if not isinstance(session_id, str) or not session_id or len(session_id) > 255:
+        return None
+    return db.session.scalar(sa.select(Checkout).where(Checkout.gateway_session_id == session_id))
+
+
+def _write_split(transaction: Transaction, enrollment: Enrollment | None, creator_id: uuid.UUID, now: datetime):
+    rates = money.rates_from_config(current_app.config)
+    split = money.split_payment(transaction.amount_cents, rates=rates)
+    common = {
+        "transaction_id": transaction.id,
+        "enrollment_id": enrollment.id if enrollment else None,
+        "currency": transaction.currency,
+        "created_at": now,
+    }
+    db.session.add_all(
+        [
+            LedgerEntry(
+                account=LedgerAccount.platform,
+                kind=LedgerKind.platform_share,
+                amount_cents=split.platform_cents,
+                percentage=rates.platform_pct,
+                **common,
+            ),
+            LedgerEntry(
+                account=LedgerAccount.earnings,
+                kind=LedgerKind.creator_royalty,
+                recipient_id=creator_id,
+                amount_cents=split.creator_cents,
+                percentage=rates.creator_pct,
+                **common,
+            ),
+            LedgerEntry(
+                account=LedgerAccount.pool,
+                kind=LedgerKind.teaching_pool,
+                amount_cents=split.teaching_pool_cents,
+                percentage=rates.teacher_pct,
+                **common,
+            ),
+        ]
+    )
+    if transaction.fee_cents:
+        db.session.add_all(
+            [
+                LedgerEntry(
+                    account=LedgerAccount.platform,
+                    kind=LedgerKind.stripe_fee,
+                    amount_cents=-transaction.fee_cents,
+                    memo="Stripe's fee",
+                    **common,
+                ),
+                LedgerEntry(
+                    account=LedgerAccount.fees, kind=LedgerKind.stripe_fee, amount_cents=transaction.fee_cents, **common
+                ),
+            ]
+        )
+    return split
+
+
+def complete_checkout(session: GatewayCheckout, *, now: datetime) -> Enrollment | None:
+    """Turn a paid Checkout Session into an enrollment: the webhook and the return page both call this.
+
+    Keyed on the session id; the metadata's checkout id is only a cross-check.
+    Idempotent: a completed checkout returns its enrollment. One transaction:
+    enrollment, transaction, ledger rows, the instructor follower, the receipt
+    email and the bell, or nothing. A paid session whose checkout expired still
+    enrolls; a second paid checkout for a course the student already holds is
+    refunded in full at once. Does not commit (the caller does).
+
+    Returns the enrollment, or None when the session is not ours or not paid.
+    :raise ValueError: the session's amount or metadata contradicts our row.
+    :raise GatewayError: the gateway could not be asked about the payment (retry later).
+    """
+    checkout = checkout_by_session_id(session.id)
+    if checkout is None:
+        log.warning("checkout session %s is not one of ours", session.id)
+        return None
+    meta_id = (session.metadata or {}).get("checkout_id") or session.client_reference_id
+    if meta_id and meta_id != str(checkout.id):
+        raise ValueError(f"session {session.id} names checkout {meta_id}, ours is {checkout.id}")
+    if session.payment_status != "paid":
+        return None
+    db.session.scalar(for_update(sa.select(User.id).where(User.id == checkout.student_id)))
+    checkout = db.session.scalar(
+        for_update(sa.select(Checkout).where(Checkout.id == checkout.id)).execution_options(populate_existing=True)
+    )
+    if checkout.status == CheckoutStatus.completed:
+        return checkout.enrollment
+    if session.amount_total is not None and (
+        session.amount_total != checkout.price_cents or (session.currency or checkout.currency) != checkout.currency
+    ):
+        raise ValueError(
+            f"session {session.id} paid {session.amount_total} {session.currency}, "
+            f"the checkout asked {checkout.price_cents} {checkout.currency}"
+        )
+    details = gateway().payment_details(session.payment_intent) if session.payment_intent else None
+    course = db.session.get(Course, checkout.course_id)
+    student = db.session.get(User, checkout.student_id)
+    held = live_enrollment(checkout.student_id, checkout.course_id)
+    transaction = Transaction(
+        checkout_id=checkout.id,
+        student_id=checkout.student_id,
+        course_id=checkout.course_id,
+        amount_cents=checkout.price_cents,
+        currency=checkout.currency,
+        stripe_payment_id=session.payment_intent,
+        stripe_charge_id=details.charge_id if details else None,
+        fee_cents=details.fee_cents if details else None,
+        transfer_group=checkout.transfer_group,
+        status=TransactionStatus.completed,
+        paid_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    checkout.status = CheckoutStatus.completed
+    checkout.completed_at = now
+    if held is not None:
+        # Two tabs, two payments: the second is refunded in full at once.
+        db.session.add(transaction)
+        db.session.flush()
+        _write_split(transaction, None, course.creator_id, now)
+        checkout.enrollment_id = held.id
+        db.session.flush()
+        refund = _execute_refund(
+            transaction,
+            None,
+            _full_plan(transaction, None),
+            reason=RefundReason.duplicate,
+            ends_enrollment=False,
+            clawback=False,
+            actor=None,
+            note="A second payment for a course already held",
+            idempotency_key=f"duplicate-{checkout.id}",
+            call_gateway=True,
+            now=now,
+        )
+        notify(
+            student,
+            "payment_refunded",
+            title=f"Refunded {format_money(refund.amount_cents, refund.currency)}: you already had {course.title}",
+            body="We received a second payment for a course you already have and refunded it in full. "
+            "It can take 5-10 days to reach your card.",
+            dedupe_key=f"duplicate-refund:{checkout.id}",
+            now=now,
+            action_url=site_path("payments.dashboard"),
+            email_template="refund_confirmation",
+            email_context={"refund": refund, "course": course},
+            commit=False,
+        )
+        return held
+    enrollment = Enrollment(
+        student_id=checkout.student_id,
+        course_id=checkout.course_id,
+        student_teacher_id=checkout.student_teacher_id,
+        status=EnrollmentStatus.enrolled,
+        price_cents=checkout.price_cents,
+        currency=checkout.currency,
+        session_count=checkout.session_count,
+        enrolled_at=now,
+        deferred_at=now if checkout.schedule_later else None,
+        created_at=now,
+        updated_at=now,
+    )
+    db.session.add(enrollment)
+    db.session.flush()
+    transaction.enrollment_id = enrollment.id
+    checkout.enrollment_id = enrollment.id
+    db.session.add(transaction)
+    db.session.flush()
+    _write_split(transaction, enrollment, course.creator_id, now)
+    _follow_instructor(course.creator_id, student.id, now)
+    course.student_count = (course.student_count or 0) + 1
+    teacher = db.session.get(User, checkout.student_teacher_id) if checkout.student_teacher_id else None
+    notify(
+        student,
+        "enrolled",
+        title=f"You're enrolled in {course.title}",
+        body=(
+            f"Paid {format_money(transaction.amount_cents, transaction.currency)}. "
+            + (
+                f"Your Student-Teacher is {teacher.name}. "
+                if teacher
+                else "Book your first session when you are ready. "
+            )
+            + f"You also have access to {course.creator.name}'s community feed."
+        ),
+        dedupe_key=f"enrolled:{enrollment.id}",
+        now=now,
+        action_url=site_path("payments.dashboard"),
+        email_template="welcome_receipt",
+        email_context={"course": course, "transaction": transaction, "enrollment": enrollment, "teacher": teacher},
+        commit=False,
+    )
+    return enrollment
+
+
+def _follow_instructor(instructor_id: uuid.UUID, follower_id: uuid.UUID, now: datetime) -> None:
+    exists = db.session.scalar(
+        sa.select(InstructorFollower.id).where(
+            InstructorFollower.instructor_id == instructor_id, InstructorFollower.follower_id == follower_id
+        )
+    )
+    if exists is None and instructor_id != follower_id:
+        db.session.add(
+            InstructorFollower(
+                instructor_id=instructor_id, follower_id=follower_id, first_enrollment_at=now, created_at=now
+            )
+        )
+
+
+def confirm_return(session_id: str, *, now: datetime) -> Checkout | None:
+    """The return page's safety net for a missed webhook: ask the gateway about the session and
+    run the same idempotent completion. Returns our checkout (completed when paid), or None.
+
+    :raise ProviderUnavailable: the gateway could not be asked (the webhook will still complete it).
+    """
+    checkout = checkout_by_session_id(session_id)
+    if checkout is None:
+        return None
+    if checkout.status == CheckoutStatus.completed:
+        return checkout
+    try:
+        session = gateway().retrieve_checkout_session(session_id)
+        complete_checkout(session, now=now)
+        db.session.commit()
+    except GatewayError as error:
+        db.session.rollback()
+        raise _provider_down(error) from error
+    db.session.refresh(checkout)
+    return checkout
+
+
+def expire_stale_checkouts(now: datetime, *, limit: int = 100) -> int:
+    """Sweep step: an open checkout past its expiry is asked about once more (a payment is never
+    dropped: a paid one completes) and otherwise marked expired. Returns how many were expired."""
+    stale = list(
+        db.session.scalars(
+            sa.select(Checkout)
+            .where(Checkout.status == CheckoutStatus.open, Checkout.expires_at < now)
+            .order_by(Checkout.expires_at)
+            .limit(limit)
+        )
+    )
+    db.session.rollback()
+    expired = 0
+    for checkout in stale:
+        try:
+            session = gateway().retrieve_checkout_session(checkout.gateway_session_id)
+        except GatewayError:
+            continue  # ask again next pass
+        try:
+            if session.payment_status == "paid":
+                complete_checkout(session, now=now)
+            else:
+                row = db.session.scalar(
+                    for_update(sa.select(Checkout).where(Checkout.id == checkout.id)).execution_options(
+                        populate_existing=True
+                    )
+                )
+                if row.status == CheckoutStatus.open:
+                    row.status = CheckoutStatus.expired
+                    expired += 1
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            log.exception("could not settle stale checkout %s", checkout.id)
+    return expired
+
+
+# --- the ledger: releases ----------------------------------------------------
+
+
+def release_teaching_share(session, *, now: datetime, commit: bool = True) -> LedgerEntry | None:
+    """Pay a delivered session's teacher their share of the pool (pool ÷ session_count, the
+    remainder on the last). ``session`` has ``id``, ``enrollment_id`` and ``teacher_id``.
+
+    Idempotent per session. A session delivered while its enrollment was active is paid even if
+    the enrollment was refunded since (the refund kept its share). Nothing once every share
+    is released, or when the enrollment was charged back. Returns the earnings row, or None.
+    """
+    existing = db.session.scalar(
+        sa.select(LedgerEntry).where(
+            LedgerEntry.session_id == session.id,
+            LedgerEntry.kind == LedgerKind.teaching_release,
+            LedgerEntry.account == LedgerAccount.earnings,
+        )
+    )
+    if existing is not None:
+        return existing
+    enrollment = db.session.scalar(for_update(sa.select(Enrollment).where(Enrollment.id == session.enrollment_id)))
+    transaction = transaction_of(enrollment.id) if enrollment else None
+    if transaction is None or transaction.status == TransactionStatus.charged_back:
+        return None
+    split = original_split(transaction)
+    released = _released_count(enrollment.id)
+    if released >= enrollment.session_count:
+        return None
+    pool_balance = _sum(LedgerEntry.transaction_id == transaction.id, LedgerEntry.account == LedgerAccount.pool)
+    amount = min(
+        money.teaching_release(split.teaching_pool_cents, enrollment.session_count, released + 1), pool_balance
+    )
+    if amount <= 0:
+        return None
+    common = {
+        "transaction_id": transaction.id,
+        "enrollment_id": enrollment.id,
+        "currency": transaction.currency,
+        "session_id": session.id,
+        "kind": LedgerKind.teaching_release,
+        "created_at": now,
+    }
+    earned = LedgerEntry(account=LedgerAccount.earnings, recipient_id=session.teacher_id, amount_cents=amount, **common)
+    try:
+        with db.session.begin_nested():  # a concurrent twin may release it first
+            db.session.add(LedgerEntry(account=LedgerAccount.pool, amount_cents=-amount, **common))
+            db.session.add(earned)
+    except sa.exc.IntegrityError:
+        return db.session.scalar(
+            sa.select(LedgerEntry).where(
+                LedgerEntry.session_id == session.id,
+                LedgerEntry.kind == LedgerKind.teaching_release,
+                LedgerEntry.account == LedgerAccount.earnings,
+            )
+        )
+    if commit:
+        db.session.commit()
+    return earned
+
+
+# --- refunds -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlannedRow:
+    account: LedgerAccount
+    kind: LedgerKind
+    amount_cents: int
+    recipient_id: uuid.UUID | None
+    memo: str
+
+
+@dataclass(frozen=True)
+class RefundPlan:
+    """A refund before it happens: its parts and the ledger rows it will write."""
+
+    quote: money.RefundQuote
+    rows: tuple[PlannedRow, ...]
+    absorbed_cents: int
+    clawed_back_cents: int
+    clawbacks: tuple[tuple[uuid.UUID, int], ...]  # (PayoutTransfer id, cents) to reverse
+    left_cents: int  # what was left to refund before this one
+
+
+def _creator_id(transaction: Transaction) -> uuid.UUID:
+    return db.session.scalar(sa.select(Course.creator_id).where(Course.id == transaction.course_id))
+
+
+def _plan(
+    transaction: Transaction, quote: money.RefundQuote, *, clawback: bool, left_cents: int, memo: str
+) -> RefundPlan:
+    creator_id = _creator_id(transaction)
+    rows = [PlannedRow(LedgerAccount.refund, LedgerKind.refund, quote.total_cents, None, memo)]
+    if quote.pool_cents:
+        rows.append(
+            PlannedRow(LedgerAccount.pool, LedgerKind.refund, -quote.pool_cents, None, "from the teaching pool")
+        )
+    if quote.platform_cents:
+        rows.append(
+            PlannedRow(
+                LedgerAccount.platform, LedgerKind.refund, -quote.platform_cents, None, "from the platform's share"
+            )
+        )
+    absorbed = clawed = 0
+    clawbacks: list[tuple[uuid.UUID, int]] = []
+    if quote.creator_cents:
+        rows.append(
+            PlannedRow(
+                LedgerAccount.earnings,
+                LedgerKind.refund,
+                -quote.creator_cents,
+                creator_id,
+                "from the creator's royalty",
+            )
+        )
+        available = available_balance(creator_id, transaction.currency)
+        uncovered = quote.creator_cents - max(0, min(available, quote.creator_cents))
+        if uncovered and clawback:
+            for transfer in db.session.scalars(
+                sa.select(PayoutTransfer)
+                .join(Payout, Payout.id == PayoutTransfer.payout_id)
+                .where(
+                    PayoutTransfer.transaction_id == transaction.id,
+                    PayoutTransfer.status == TransferStatus.created,
+                    Payout.recipient_id == creator_id,
+                )
+                .order_by(PayoutTransfer.created_at)
+            ):
+                take = min(uncovered - clawed, transfer.amount_cents - transfer.reversed_cents)
+                if take > 0:
+                    clawbacks.append((transfer.id, take))
+                    clawed += take
+                if clawed == uncovered:
+                    break
+            if clawed:
+                rows.append(
+                    PlannedRow(
+                        LedgerAccount.payout,
+                        LedgerKind.clawback,
+                        -clawed,
+                        creator_id,
+                        "taken back by a transfer reversal",
+                    )
+                )
+                rows.append(
+                    PlannedRow(
+                        LedgerAccount.earnings,
+                        LedgerKind.clawback,
+                        clawed,
+                        creator_id,
+                        "taken back by a transfer reversal",
+                    )
+                )
+        absorbed = uncovered - clawed
+        if absorbed:
+            rows.append(
+                PlannedRow(
+                    LedgerAccount.platform,
+                    LedgerKind.absorbed,
+                    -absorbed,
+                    None,
+                    "royalty already paid out, absorbed by the platform",
+                )
+            )
+            rows.append(
+                PlannedRow(
+                    LedgerAccount.earnings,
+                    LedgerKind.absorbed,
+                    absorbed,
+                    creator_id,
+                    "royalty already paid out, absorbed by the platform",
+                )
+            )
+    return RefundPlan(
+        quote=quote,
+        rows=tuple(rows),
+        absorbed_cents=absorbed,
+        clawed_back_cents=clawed,
+        clawbacks=tuple(clawbacks),
+        left_cents=left_cents,
+    )
+
+
+def _custom_plan(transaction: Transaction, enrollment: Enrollment | None, amount_cents: int | None, *, clawback: bool):
+    left = refundable(transaction, enrollment)
+    if left.total_cents == 0:
+        raise Conflict("Nothing is left to refund on this payment.", code="nothing_to_refund")
+    amount = left.total_cents if amount_cents is None else amount_cents
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount < 1:
+        raise ValidationError("Enter an amount of at least 0.01.", fields={"amount": "At least 0.01."})
+    if amount > left.total_cents:
+        limit = format_money(left.total_cents, transaction.currency)
+        raise ValidationError(
+            f"At most {limit} is left to refund.", fields={"amount": f"At most {limit} is left to refund."}
+        )
+    remaining = money.Split(
+        platform_cents=left.platform_cents,
+        creator_cents=left.creator_cents,
+        teaching_pool_cents=left.pool_cents + left.owed_cents,
+    )
+    quote = money.custom_refund(remaining, left.owed_cents, amount)
+    return _plan(transaction, quote, clawback=clawback, left_cents=left.total_cents, memo="refund")
+
+
+def _full_plan(transaction: Transaction, enrollment: Enrollment | None) -> RefundPlan:
+    return _custom_plan(transaction, enrollment, None, clawback=False)
+
+
+def default_quote(enrollment: Enrollment) -> tuple[money.RefundQuote, Transaction]:
+    """The default refund (issue 6 item 5): the unreleased pool + ⌈platform × u ÷ n⌉ +
+    ⌈creator × u ÷ n⌉, each part capped by what earlier refunds left of it."""
+    transaction = transaction_of(enrollment.id)
+    if transaction is None:
+        raise Conflict("This enrollment has no payment to refund.", code="nothing_to_refund")
+    split = original_split(transaction)
+    n = enrollment.session_count
+    delivered = min(delivered_sessions(enrollment), n)
+    base = money.refund_quote(split, n, delivered)
+    left = refundable(transaction, enrollment)
+    return (
+        money.RefundQuote.of(
+            pool_cents=min(base.pool_cents, left.pool_cents),
+            platform_cents=min(base.platform_cents, left.platform_cents),
+            creator_cents=min(base.creator_cents, left.creator_cents),
+        ),
+        transaction,
+    )
+
+
+def _own_enrollment(student: User, enrollment_id, *, lock: bool) -> Enrollment:
+    uid = parse_uuid(enrollment_id)
+    query = sa.select(Enrollment).where(Enrollment.id == uid, Enrollment.student_id == student.id)
+    enrollment = db.session.scalar(for_update(query) if lock else query) if uid else None
+    if enrollment is None:
+        raise NotFound("No such enrollment.")
+    return enrollment
+
+
+@dataclass(frozen=True)
+class CancelQuote:
+    enrollment: Enrollment
+    quote: money.RefundQuote
+    delivered_sessions: int
+
+
+def cancel_quote(student: User, enrollment_id) -> CancelQuote:
+    """What leaving the course now would refund (the student sees it before confirming).
+
+    :raise NotFound: not the student's enrollment.
+    :raise Conflict: already cancelled, or frozen by a dispute.
+    """
+    enrollment = _own_enrollment(student, enrollment_id, lock=False)
+    _check_cancellable(enrollment)
+    quote, _ = default_quote(enrollment)
+    return CancelQuote(enrollment, quote, min(delivered_sessions(enrollment), enrollment.session_count))
+
+
+def _check_cancellable(enrollment: Enrollment) -> None:
+    if enrollment.status == EnrollmentStatus.cancelled:
+        raise Conflict("This enrollment is already cancelled.", code="already_cancelled")
+    if enrollment.status == EnrollmentStatus.frozen:
+        raise Conflict("This enrollment is on hold while a payment dispute is open.", code="enrollment_frozen")
+
+
+def cancel_enrollment(
+    student: User, enrollment_id, *, reason: str | None, expected_refund_cents: int | None = None, now: datetime
+) -> Refund | None:
+    """The student leaves the course: the default refund, exactly as quoted, and the enrollment ends.
+
+    ``expected_refund_cents`` is the quote the student confirmed: if it no longer
+    holds (a session was delivered meanwhile) nothing happens and they are asked
+    again. Returns the Refund, or None when nothing was left to refund.
+
+    :raise NotFound, Conflict: as ``cancel_quote``; ``quote_changed``.
+    :raise ProviderUnavailable: the refund could not be made (nothing changed).
+    """
+    reason = (reason or "").strip()[:2000] or "Left the course"
+    enrollment = _own_enrollment(student, enrollment_id, lock=True)
+    _check_cancellable(enrollment)
+    quote, transaction = default_quote(enrollment)
+    if expected_refund_cents is not None and expected_refund_cents != quote.total_cents:
+        db.session.rollback()
+        raise Conflict(
+            f"The refund is now {format_money(quote.total_cents, enrollment.currency)}: check it and confirm again.",
+            code="quote_changed",
+        )
+    refund = None
+    if quote.total_cents:
+        left = refundable(transaction, enrollment).total_cents
+        plan = _plan(transaction, quote, clawback=False, left_cents=left, memo="the student left the course")
+        refund = _execute_refund(
+            transaction,
+            enrollment,
+            plan,
+            reason=RefundReason.student_cancel,
+            ends_enrollment=True,
+            clawback=False,
+            actor=student,
+            note=reason,
+            idempotency_key=f"cancel-{enrollment.id}",
+            call_gateway=True,
+            now=now,
+        )
+    else:
+        _end_enrollment(enrollment, reason=reason, now=now)
+    _notify_refund(student, enrollment, refund, now=now)
+    db.session.commit()
+    return refund
+
+
+def _notify_refund(student: User, enrollment: Enrollment, refund: Refund | None, *, now: datetime) -> None:
+    course = db.session.get(Course, enrollment.course_id)
+    amount = format_money(refund.amount_cents, refund.currency) if refund else None
+    notify(
+        student,
+        "refund",
+        title=f"Refunded {amount} for {course.title}" if refund else f"You left {course.title}",
+        body=(
+            f"We refunded {amount} to your card; it can take 5-10 days to arrive."
+            if refund
+            else "Every session was delivered, so nothing was left to refund."
+        )
+        + (" Your enrollment has ended." if enrollment.status == EnrollmentStatus.cancelled else ""),
+        dedupe_key=f"refund:{refund.id}" if refund else f"left:{enrollment.id}",
+        now=now,
+        action_url=site_path("payments.dashboard"),
+        email_template="refund_confirmation",
+        email_context={"refund": refund, "course": course},
+        commit=False,
+    )
+
+
+def _execute_refund(
+    transaction: Transaction,
+    enrollment: Enrollment | None,
+    plan: RefundPlan,
+    *,
+    reason: RefundReason,
+    ends_enrollment: bool,
+    clawback: bool,
+    actor: User | None,
+    note: str | None,
+    idempotency_key: str,
+    call_gateway: bool,
+    now: datetime,
+) -> Refund:
+    """Write a refund and its ledger rows; call the gateway first (when ``call_gateway``), so a
+    refusal writes nothing. Does not commit."""
+    earlier = db.session.scalar(sa.select(Refund).where(Refund.idempotency_key == idempotency_key))
+    if earlier is not None:
+        return earlier
+    quote = plan.quote
+    refund = Refund(
+        id=uuid.uuid4(),
+        transaction_id=transaction.id,
+        enrollment_id=enrollment.id if enrollment else transaction.enrollment_id,
+        amount_cents=quote.total_cents,
+        currency=transaction.currency,
+        pool_cents=quote.pool_cents,
+        platform_cents=quote.platform_cents,
+        creator_cents=quote.creator_cents,
+        absorbed_cents=plan.absorbed_cents,
+        clawed_back_cents=plan.clawed_back_cents,
+        reason=reason,
+        note=note,
+        ends_enrollment=ends_enrollment,
+        status=RefundStatus.succeeded,
+        idempotency_key=idempotency_key,
+        requested_by_id=actor.id if actor else None,
+        created_at=now,
+    )
+    if call_gateway:
+        if not transaction.stripe_payment_id:
+            raise RuleViolation("This payment has no gateway record to refund.", code="payment_provider_refused")
+        result = gateway().refund(
+            payment_intent_id=transaction.stripe_payment_id,
+            amount_cents=quote.total_cents,
+            idempotency_key=idempotency_key,
+            metadata={"refund_id": str(refund.id), "transaction_id": str(transaction.id)},
+        )
+        refund.stripe_refund_id = result.id
+        refund.status = RefundStatus.pending if result.status == "pending" else RefundStatus.succeeded
+    db.session.add(refund)
+    db.session.flush()
+    for transfer_id, cents in plan.clawbacks:
+        transfer = db.session.get(PayoutTransfer, transfer_id)
+        gateway().reverse_transfer(
+            transfer_id=transfer.stripe_transfer_id,
+            amount_cents=cents,
+            idempotency_key=f"clawback-{refund.id}-{transfer.id}",
+        )
+        transfer.reversed_cents += cents
+    for row in plan.rows:
+        db.session.add(
+            LedgerEntry(
+                transaction_id=transaction.id,
+                enrollment_id=refund.enrollment_id,
+                account=row.account,
+                kind=row.kind,
+                recipient_id=row.recipient_id,
+                amount_cents=row.amount_cents,
+                currency=transaction.currency,
+                refund_id=refund.id,
+                memo=row.memo,
+                created_at=now,
+            )
+        )
+    _, _, _, refunded_total = _refunded_parts(transaction.id)
+    if transaction.status not in (TransactionStatus.disputed, TransactionStatus.charged_back):
+        transaction.status = (
+            TransactionStatus.refunded
+            if refunded_total >= transaction.amount_cents
+            else TransactionStatus.partially_refunded
+        )
+    if ends_enrollment and enrollment is not None and enrollment.status != EnrollmentStatus.cancelled:
+        _end_enrollment(enrollment, reason=note or "Refunded", now=now)
+    return refund
+
+
+def _admin_target(enrollment_id) -> tuple[Enrollment, Transaction]:
+    uid = parse_uuid(enrollment_id)
+    enrollment = db.session.scalar(for_update(sa.select(Enrollment).where(Enrollment.id == uid))) if uid else None
+    if enrollment is None:
+        raise NotFound("No such enrollment.")
+    transaction = transaction_of(enrollment.id)
+    if transaction is None:
+        raise Conflict("This enrollment has no payment to refund.", code="nothing_to_refund")
+    return enrollment, transaction
+
+
+def preview_refund(enrollment_id, *, amount_cents: int | None, clawback: bool = False) -> RefundPlan:
+    """What Brian's refund would do, row by row, without doing it (``amount_cents`` None: in full).
+
+    :raise NotFound, Conflict, ValidationError: as ``refund_enrollment``.
+    """
+    enrollment, transaction = _admin_target(enrollment_id)
+    plan = _custom_plan(transaction, enrollment, amount_cents, clawback=clawback)
+    db.session.rollback()
+    return plan
+
+
+def refund_enrollment(
+    actor: User,
+    enrollment_id,
+    *,
+    amount_cents: int | None,
+    ends_enrollment: bool = True,
+    clawback: bool = False,
+    note: str | None = None,
+    idempotency_key: str,
+    now: datetime,
+) -> Refund:
+    """Brian's refund of any enrollment: in full (``amount_cents`` None) or a custom amount, taken
+    from the unreleased pool first, then the platform's share, then the creator's royalty.
+    ``idempotency_key`` comes from the preview form, so a double submit refunds once.
+
+    :raise NotFound: no such enrollment.
+    :raise Conflict: nothing left to refund.
+    :raise ValidationError: an amount below 0.01 or above what is left.
+    :raise ProviderUnavailable, RuleViolation: the gateway failed or refused (nothing changed).
+    """
+    key = _check_idempotency_key(idempotency_key)
+    earlier = db.session.scalar(sa.select(Refund).where(Refund.idempotency_key == f"admin-{key}"))
+    if earlier is not None:
+        db.session.rollback()
+        return earlier
+    enrollment, transaction = _admin_target(enrollment_id)
+    plan = _custom_plan(transaction, enrollment, amount_cents, clawback=clawback)
+    try:
+        refund = _execute_refund(
+            transaction,
+            enrollment,
+            plan,
+            reason=RefundReason.admin,
+            ends_enrollment=ends_enrollment,
+            clawback=clawback,
+            actor=actor,
+            note=(note or "").strip()[:2000] or "Refunded by PeerLoop",
+            idempotency_key=f"admin-{key}",
+            call_gateway=True,
+            now=now,
+        )
+    except GatewayError as error:
+        db.session.rollback()
+        raise _gateway_refused(error) from error
+    _notify_refund(db.session.get(User, enrollment.student_id), enrollment, refund, now=now)
+    db.session.commit()
+    return refund
+
+
+# --- webhook handlers: platform ------------------------------------------------
+
+
+def _session_from_event(obj: dict) -> GatewayCheckout:
+    return GatewayCheckout(
+        id=str(obj.get("id") or ""),
+        url=obj.get("url"),
+        status=str(obj.get("status") or ""),
+        payment_status=str(obj.get("payment_status") or ""),
+        amount_total=obj.get("amount_total") if isinstance(obj.get("amount_total"), int) else None,
+        currency=str(obj["currency"]).upper() if obj.get("currency") else None,
+        payment_intent=obj.get("payment_intent") if isinstance(obj.get("payment_intent"), str) else None,
+        client_reference_id=obj.get("client_reference_id"),
+        metadata={str(k): str(v) for k, v in (obj.get("metadata") or {}).items()},
+    )
+
+
+def handle_checkout_completed(event, *, now: datetime) -> None:
+    complete_checkout(_session_from_event(event.data_object), now=now)
+
+
+def handle_checkout_expired(event, *, now: datetime) -> None:
+    checkout = checkout_by_session_id(str(event.data_object.get("id") or ""))
+    if checkout is not None and checkout.status == CheckoutStatus.open:
+        checkout.status = CheckoutStatus.expired
+
+
+def _transaction_for_charge(charge: dict | str | None, payment_intent: str | None = None) -> Transaction | None:
+    charge_id = charge.get("id") if isinstance(charge, dict) else charge
+    clauses = []
+    if charge_id:
+        clauses.append(Transaction.stripe_charge_id == charge_id)
+    if payment_intent:
+        clauses.append(Transaction.stripe_payment_id == payment_intent)
+    if not clauses:
+        return None
+    return db.session.scalar(for_update(sa.select(Transaction).where(sa.or_(*clauses))))
+
+
+def handle_charge_refunded(event, *, now: datetime) -> None:
+    """A refund made outside PeerLoop (the Stripe dashboard): record the difference, part by part."""
+    obj = event.data_object
+    transaction = _transaction_for_charge(obj.get("id"), obj.get("payment_intent"))
+    if transaction is None:
+        return
+    _, _, _, known = _refunded_parts(transaction.id)
+    refunded = obj.get("amount_refunded") if isinstance(obj.get("amount_refunded"), int) else 0
+    extra = refunded - known
+    if extra <= 0:
+        return
+    enrollment = db.session.get(Enrollment, transaction.enrollment_id) if transaction.enrollment_id else None
+    left = refundable(transaction, enrollment).total_cents
+    plan = _custom_plan(transaction, enrollment, min(extra, left), clawback=False) if left else None
+    if plan is None:
+        return
+    _execute_refund(
+        transaction,
+        enrollment,
+        plan,
+        reason=RefundReason.external,
+        ends_enrollment=plan.quote.total_cents >= left,
+        clawback=False,
+        actor=None,
+        note="Refunded at the payment provider",
+        idempotency_key=f"external-{event.event_id}",
+        call_gateway=False,
+        now=now,
+    )
+
+
+def handle_dispute_created(event, *, now: datetime) -> None:
+    obj = event.data_object
+    transaction = _transaction_for_charge(obj.get("charge"), obj.get("payment_intent"))
+    if transaction is None:
+        return
+    dispute_id = str(obj.get("id") or "")
+    if db.session.scalar(sa.select(Dispute.id).where(Dispute.stripe_dispute_id == dispute_id)) is not None:
+        return
+    enrollment = (
+        db.session.scalar(for_update(sa.select(Enrollment).where(Enrollment.id == transaction.enrollment_id)))
+        if transaction.enrollment_id
+        else None
+    )
+    db.session.add(
+        Dispute(
+            transaction_id=transaction.id,
+            stripe_dispute_id=dispute_id,
+            amount_cents=obj.get("amount") if isinstance(obj.get("amount"), int) else transaction.amount_cents,
+            reason=str(obj.get("reason") or "")[:100] or None,
+            status=DisputeStatus.open,
+            enrollment_status_before=enrollment.status.value if enrollment else None,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    transaction.status = TransactionStatus.disputed
+    if enrollment is not None and enrollment.status != EnrollmentStatus.cancelled:
+        enrollment.status = EnrollmentStatus.frozen
+
+
+def handle_dispute_closed(event, *, now: datetime) -> None:
+    """Won: the enrollment thaws. Lost: it ends and the ledger reverses like a full refund."""
+    obj = event.data_object
+    dispute = db.session.scalar(
+        for_update(sa.select(Dispute).where(Dispute.stripe_dispute_id == str(obj.get("id") or "")))
+    )
+    if dispute is None:
+        handle_dispute_created(event, now=now)  # closed before we saw it open
+        db.session.flush()
+        dispute = db.session.scalar(sa.select(Dispute).where(Dispute.stripe_dispute_id == str(obj.get("id") or "")))
+        if dispute is None:
+            return
+    if dispute.status != DisputeStatus.open:
+        return
+    transaction = db.session.get(Transaction, dispute.transaction_id)
+    enrollment = db.session.get(Enrollment, transaction.enrollment_id) if transaction.enrollment_id else None
+    dispute.closed_at = now
+    if obj.get("status") == "lost":
+        dispute.status = DisputeStatus.lost
+        left = refundable(transaction, enrollment).total_cents
+        if left:
+            _execute_refund(
+                transaction,
+                enrollment,
+                _full_plan(transaction, enrollment),
+                reason=RefundReason.chargeback,
+                ends_enrollment=True,
+                clawback=False,
+                actor=None,
+                note="Payment dispute lost",
+                idempotency_key=f"chargeback-{dispute.stripe_dispute_id}",
+                call_gateway=False,
+                now=now,
+            )
+        elif enrollment is not None and enrollment.status != EnrollmentStatus.cancelled:
+            _end_enrollment(enrollment, reason="Payment dispute lost", now=now)
+        transaction.status = TransactionStatus.charged_back
+        return
+    dispute.status = DisputeStatus.won
+    _, _, _, refunded = _refunded_parts(transaction.id)
+    transaction.status = (
+        TransactionStatus.completed
+        if refunded == 0
+        else TransactionStatus.refunded
+        if refunded >= transaction.amount_cents
+        else TransactionStatus.partially_refunded
+    )
+    if enrollment is not None and enrollment.status == EnrollmentStatus.frozen:
+        enrollment.status = EnrollmentStatus(dispute.enrollment_status_before or EnrollmentStatus.enrolled)
+
+
+def handle_transfer_event(event, *, now: datetime) -> None:
+    """transfer.created / updated / reversed: a reversal made outside PeerLoop returns that money
+    to the person's available balance (as a failed transfer does)."""
+    obj = event.data_object
+    transfer = db.session.scalar(
+        for_update(sa.select(PayoutTransfer).where(PayoutTransfer.stripe_transfer_id == str(obj.get("id") or "")))
+    )
+    if transfer is None:
+        return
+    reversed_total = obj.get("amount_reversed") if isinstance(obj.get("amount_reversed"), int) else 0
+    extra = min(reversed_total, transfer.amount_cents) - transfer.reversed_cents
+    if extra <= 0:
+        return
+    payout = db.session.get(Payout, transfer.payout_id)
+    transfer.reversed_cents += extra
+    if transfer.reversed_cents >= transfer.amount_cents:
+        transfer.status = TransferStatus.reversed
+    _return_to_available(transfer, payout, extra, memo="transfer reversed at the payment provider", now=now)
+
+
+# --- webhook handlers: Connect -------------------------------------------------
+
+
+def account_status(state: ConnectAccount) -> StripeAccountStatus:
+    """Seed 003 §3: onboarding → connected (payouts off) → fully active; restricted when Stripe
+    disabled the account."""
+    if state.disabled_reason and state.details_submitted:
+        return StripeAccountStatus.restricted
+    if state.charges_enabled or state.payouts_enabled:
+        return StripeAccountStatus.active
+    return StripeAccountStatus.pending
+
+
+def _apply_account_state(user: User, state: ConnectAccount, *, now: datetime) -> None:
+    was_active = user.stripe_account_status == StripeAccountStatus.active and bool(user.stripe_payouts_enabled)
+    user.stripe_account_status = account_status(state)
+    user.stripe_payouts_enabled = bool(state.payouts_enabled)
+    if not was_active and user.stripe_account_status == StripeAccountStatus.active and state.payouts_enabled:
+        notify(
+            user,
+            "payouts_enabled",
+            title="Payouts are on",
+            body="Your payout account is connected and verified. You can request payouts from your earnings.",
+            dedupe_key=f"payouts-enabled:{state.id}",
+            now=now,
+            action_url=site_path("payments.earnings"),
+            email_template="notification",
+            commit=False,
+        )
+
+
+def handle_account_updated(event, *, now: datetime) -> None:
+    from peerloop.payments.stripe_gateway import event_account_state
+
+    state = event_account_state(event.data_object)
+    user = db.session.scalar(for_update(sa.select(User).where(User.stripe_account_id == state.id)))
+    if user is not None:
+        _apply_account_state(user, state, now=now)
+
+
+def _connected_user(event) -> User | None:
+    account = event.payload.get("account") if isinstance(event.payload, dict) else None
+    if not isinstance(account, str) or not account:
+        return None
+    return db.session.scalar(for_update(sa.select(User).where(User.stripe_account_id == account)))
+
+
+def handle_account_deauthorized(event, *, now: datetime) -> None:
+    user = _connected_user(event)
+    if user is None:
+        return
+    user.stripe_account_id = None
+    user.stripe_account_status = None
+    user.stripe_payouts_enabled = False
+    notify(
+        user,
+        "payouts_disconnected",
+        title="Your payout account was disconnected",
+        body="Connect a payout account again to receive your earnings.",
+        dedupe_key=f"deauthorized:{event.event_id}",
+        now=now,
+        action_url=site_path("payments.payout_settings"),
+        commit=False,
+    )
+
+
+def handle_bank_payout(event, *, now: datetime) -> None:
+    """The connected account's own payout to its bank: shown to the recipient, not our Payout."""
+    user = _connected_user(event)
+    if user is None:
+        return
+    obj = event.data_object
+    amount = obj.get("amount") if isinstance(obj.get("amount"), int) else 0
+    currency = str(obj.get("currency") or "usd").upper()
+    paid = event.event_type == "payout.paid"
+    notify(
+        user,
+        "bank_payout",
+        title=f"{format_money(amount, currency)} {'reached your bank' if paid else 'could not be sent to your bank'}",
+        body=(
+            "Stripe paid it to your bank account."
+            if paid
+            else f"Stripe could not pay it to your bank: {obj.get('failure_message') or 'check your bank details'}."
+        ),
+        dedupe_key=f"bank-payout:{obj.get('id')}:{event.event_type}",
+        now=now,
+        action_url=site_path("payments.earnings"),
+        commit=False,
+    )
+
+
+def register_webhook_handlers() -> None:
+    """Called from create_app: the platform's and the connected accounts' Stripe events."""
+    from peerloop.webhooks.services import register
+
+    for event_type, handler in (
+        ("checkout.session.completed", handle_checkout_completed),
+        ("checkout.session.expired", handle_checkout_expired),
+        ("charge.refunded", handle_charge_refunded),
+        ("charge.dispute.created", handle_dispute_created),
+        ("charge.dispute.closed", handle_dispute_closed),
+        ("transfer.created", handle_transfer_event),
+        ("transfer.updated", handle_transfer_event),
+        ("transfer.reversed", handle_transfer_event),
+    ):
+        register("stripe", event_type, handler)
+    for event_type, handler in (
+        ("account.updated", handle_account_updated),
+        ("account.application.deauthorized", handle_account_deauthorized),
+        ("payout.paid", handle_bank_payout),
+        ("payout.failed", handle_bank_payout),
+    ):
+        register("stripe_connect", event_type, handler)
+
+
+# --- Connect onboarding ----------------------------------------------------------
+
+
+def start_onboarding(user: User, *, now: datetime) -> str:
+    """Create (once) the person's Connect Express account and return a fresh onboarding link.
+
+    :raise ProviderUnavailable, RuleViolation: the gateway failed (nothing is stored).
+    """
+    try:
+        if not user.stripe_account_id:
+            account = gateway().create_connect_account(
+                email=user.email, user_id=str(user.id), idempotency_key=f"connect-{user.id}"
+            )
+            row = db.session.scalar(for_update(sa.select(User).where(User.id == user.id)))
+            if not row.stripe_account_id:
+                row.stripe_account_id = account.id
+                row.stripe_account_status = account_status(account)
+                row.stripe_payouts_enabled = bool(account.payouts_enabled)
+            db.session.commit()
+        url = gateway().create_account_link(
+            account_id=user.stripe_account_id,
+            refresh_url=external_url("payments.connect_refresh"),
+            return_url=external_url("payments.connect_return"),
+        )
+    except GatewayError as error:
+        db.session.rollback()
+        raise _gateway_refused(error) from error
+    return url
+
+
+def connect_status(user: User) -> dict:
+    """``{status: not_connected|pending|active|restricted, payouts_enabled}``: webhook state only."""
+    if not user.stripe_account_id:
+        return {"status": "not_connected", "payouts_enabled": False}
+    return {
+        "status": (user.stripe_account_status or StripeAccountStatus.pending).value,
+        "payouts_enabled": bool(user.stripe_payouts_enabled),
+    }
+
+
+# --- earnings ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Balance:
+    currency: str
+    held_cents: int
+    available_cents: int
+    paid_cents: int
+    in_payout_cents: int  # requested, approved or processing
+
+
+def _currencies(user_id: uuid.UUID) -> list[str]:
+    """The person's currencies, the main one (most earned) first."""
+    rows = db.session.execute(
+        sa.select(LedgerEntry.currency, sa.func.sum(LedgerEntry.amount_cents))
+        .where(
+            LedgerEntry.recipient_id == user_id,
+            LedgerEntry.account == LedgerAccount.earnings,
+            LedgerEntry.amount_cents > 0,
+        )
+        .group_by(LedgerEntry.currency)
+        .order_by(sa.func.sum(LedgerEntry.amount_cents).desc(), LedgerEntry.currency)
+    ).all()
+    held = db.session.scalars(
+        sa.select(Enrollment.currency)
+        .where(Enrollment.student_teacher_id == user_id, Enrollment.status != EnrollmentStatus.cancelled)
+        .distinct()
+    ).all()
+    ordered = [row[0] for row in rows]
+    return ordered + [c for c in held if c not in ordered]
+
+
+def balances(user_id: uuid.UUID) -> list[Balance]:
+    """Per currency, main first: held (unreleased pool of the person's students), available,
+    paid, and in a payout on its way. Always at least one (USD) for an empty ledger."""
+    currencies = _currencies(user_id) or ["USD"]
+    result = []
+    for currency in currencies:
+        held = int(
+            db.session.scalar(
+                sa.select(sa.func.coalesce(sa.func.sum(LedgerEntry.amount_cents), 0))
+                .join(Enrollment, Enrollment.id == LedgerEntry.enrollment_id)
+                .where(
+                    Enrollment.student_teacher_id == user_id,
+                    LedgerEntry.account == LedgerAccount.pool,
+                    LedgerEntry.currency == currency,
+                )
+            )
+        )
+        by_status = dict(
+            db.session.execute(
+                sa.select(Payout.status, sa.func.sum(LedgerEntry.amount_cents))
+                .join(Payout, Payout.id == LedgerEntry.payout_id)
+                .where(
+                    LedgerEntry.recipient_id == user_id,
+                    LedgerEntry.account == LedgerAccount.payout,
+                    LedgerEntry.currency == currency,
+                )
+                .group_by(Payout.status)
+            ).all()
+        )
+        result.append(
+            Balance(
+                currency=currency,
+                held_cents=held,
+                available_cents=available_balance(user_id, currency),
+                paid_cents=int(by_status.get(PayoutStatus.paid, 0)),
+                in_payout_cents=int(
+                    sum(
+                        by_status.get(s, 0)
+                        for s in (PayoutStatus.requested, PayoutStatus.approved, PayoutStatus.processing)
+                    )
+                ),
+            )
+        )
+    return result
+
+
+LINE_LABELS = {
+    LedgerKind.creator_royalty: "Creator royalty",
+    LedgerKind.teaching_release: "Session taught",
+    LedgerKind.refund: "Refund to the student",
+    LedgerKind.absorbed: "Refund covered by PeerLoop",
+    LedgerKind.clawback: "Taken back from a payout",
+    LedgerKind.payout: "Payout",
+    LedgerKind.payout_returned: "Payout returned",
+}
+
+
+def earning_lines(user_id: uuid.UUID, *, limit: int | None = 200) -> list[dict]:
+    """The person's money movements, newest first: what they earned, what was refunded, what was paid."""
+    query = (
+        sa.select(LedgerEntry, Course.title, Course.slug)
+        .join(Transaction, Transaction.id == LedgerEntry.transaction_id)
+        .join(Course, Course.id == Transaction.course_id)
+        .where(
+            LedgerEntry.recipient_id == user_id,
+            LedgerEntry.account == LedgerAccount.earnings,
+        )
+        .order_by(LedgerEntry.created_at.desc(), LedgerEntry.id)
+    )
+    if limit:
+        query = query.limit(limit)
+    return [
+        {
+            "id": str(row.id),
+            "at": row.created_at,
+            "kind": row.kind.value,
+            "label": LINE_LABELS.get(row.kind, row.kind.value.replace("_", " ").capitalize()),
+            "course": {"title": title, "slug": slug},
+            "amount_cents": row.amount_cents,
+            "currency": row.currency,
+            "session_id": str(row.session_id) if row.session_id else None,
+            "payout_id": str(row.payout_id) if row.payout_id else None,
+        }
+        for row, title, slug in db.session.execute(query).all()
+    ]
+
+
+def monthly_earnings(user_id: uuid.UUID, currency: str, *, tz, months: int, now: datetime) -> list[tuple[str, int]]:
+    """Earned per month (royalties and released shares, less refunds), the last ``months`` months
+    in the person's zone, oldest first: ``[("2026-11", 12345), …]``."""
+    local_now = now.astimezone(tz)
+    keys = []
+    year, month = local_now.year, local_now.month
+    for _ in range(months):
+        keys.append(f"{year:04d}-{month:02d}")
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    keys.reverse()
+    totals: dict[str, int] = defaultdict(int)
+    start = datetime(int(keys[0][:4]), int(keys[0][5:]), 1, tzinfo=tz)
+    for at, cents in db.session.execute(
+        sa.select(LedgerEntry.created_at, LedgerEntry.amount_cents).where(
+            LedgerEntry.recipient_id == user_id,
+            LedgerEntry.account == LedgerAccount.earnings,
+            LedgerEntry.currency == currency,
+            LedgerEntry.kind.in_(
+                [LedgerKind.creator_royalty, LedgerKind.teaching_release, LedgerKind.refund, LedgerKind.absorbed]
+            ),
+            LedgerEntry.created_at >= start,
+        )
+    ):
+        local = at.astimezone(tz)
+        totals[f"{local.year:04d}-{local.month:02d}"] += cents
+    return [(key, totals.get(key, 0)) for key in keys]
+
+
+# --- payouts -----------------------------------------------------------------------
+
+
+def payout_minimum_cents() -> int:
+    return int(current_app.config.get("PAYOUT_MINIMUM_CENTS", 5000))
+
+
+def _lock_user(user_id: uuid.UUID) -> User:
+    return db.session.scalar(
+        for_update(sa.select(User).where(User.id == user_id)).execution_options(populate_existing=True)
+    )
+
+
+def _request_payout(
+    recipient: User, *, amount_cents: int | None, currency: str | None, requested_by: User, now: datetime
+) -> Payout:
+    """A payout request (not committed): the amount leaves the available balance now, allocated
+    oldest charge first, one transfer per source charge."""
+    recipient = _lock_user(recipient.id)
+    if not recipient.stripe_account_id or not recipient.stripe_payouts_enabled:
+        raise ValidationError(
+            "Connect a payout account first.",
+            code="not_connected",
+            fields={"account": "Connect a payout account in settings."},
+        )
+    currency = (currency or balances(recipient.id)[0].currency).upper()
+    available = available_balance(recipient.id, currency)
+    amount = available if amount_cents is None else amount_cents
+    minimum = payout_minimum_cents()
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount < 1:
+        raise ValidationError("Enter an amount of at least 0.01.", fields={"amount_cents": "At least 0.01."})
+    if amount > available:
+        raise ValidationError(
+            f"You have {format_money(max(available, 0), currency)} available.",
+            code="insufficient_balance",
+            fields={"amount_cents": f"At most {format_money(max(available, 0), currency)}."},
+        )
+    if amount < minimum:
+        raise ValidationError(
+            f"Minimum balance not reached: payouts start at {format_money(minimum, currency)}.",
+            code="below_minimum",
+            fields={"amount_cents": f"At least {format_money(minimum, currency)}."},
+        )
+    per_transaction = db.session.execute(
+        sa.select(
+            LedgerEntry.transaction_id, sa.func.sum(LedgerEntry.amount_cents), sa.func.min(LedgerEntry.created_at)
+        )
+        .where(
+            LedgerEntry.recipient_id == recipient.id,
+            LedgerEntry.account == LedgerAccount.earnings,
+            LedgerEntry.currency == currency,
+        )
+        .group_by(LedgerEntry.transaction_id)
+        .having(sa.func.sum(LedgerEntry.amount_cents) > 0)
+        .order_by(sa.func.min(LedgerEntry.created_at), LedgerEntry.transaction_id)
+    ).all()
+    payout = Payout(
+        id=uuid.uuid4(),
+        recipient_id=recipient.id,
+        amount_cents=amount,
+        currency=currency,
+        status=PayoutStatus.requested,
+        requested_by_id=requested_by.id,
+        created_at=now,
+        updated_at=now,
+    )
+    db.session.add(payout)
+    db.session.flush()
+    rest = amount
+    for transaction_id, balance, _ in per_transaction:
+        take = min(rest, int(balance))
+        if take <= 0:
+            break
+        rest -= take
+        common = {
+            "transaction_id": transaction_id,
+            "recipient_id": recipient.id,
+            "currency": currency,
+            "payout_id": payout.id,
+            "created_at": now,
+        }
+        db.session.add(
+            LedgerEntry(account=LedgerAccount.earnings, kind=LedgerKind.payout, amount_cents=-take, **common)
+        )
+        db.session.add(LedgerEntry(account=LedgerAccount.payout, kind=LedgerKind.payout, amount_cents=take, **common))
+        db.session.add(
+            PayoutTransfer(
+                payout_id=payout.id,
+                transaction_id=transaction_id,
+                amount_cents=take,
+                currency=currency,
+                status=TransferStatus.pending,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    if rest:  # cannot happen while available == the sum of these balances; refuse rather than overpay
+        raise RuntimeError(f"payout allocation left {rest} cents unallocated")
+    return payout
+
+
+def request_payout(user: User, *, amount_cents: int | None = None, currency: str | None = None, now: datetime):
+    """The person asks to be paid (all their available balance when no amount is given).
+
+    :raise ValidationError: ``not_connected``, ``below_minimum``, ``insufficient_balance``.
+    """
+    try:
+        payout = _request_payout(user, amount_cents=amount_cents, currency=currency, requested_by=user, now=now)
+    except Exception:
+        db.session.rollback()
+        raise
+    db.session.commit()
+    return payout
+
+
+def create_batch(actor: User, *, include_available: bool, now: datetime) -> PayoutBatch:
+    """Gather requested payouts (and, when asked, every connected person's available balance at
+    or above the minimum) into a batch for review.
+
+    :raise RuleViolation: nothing to pay.
+    """
+    if include_available:
+        recipients = db.session.scalars(
+            sa.select(User)
+            .where(User.stripe_account_id.is_not(None), User.stripe_payouts_enabled.is_(True))
+            .order_by(User.id)
+        ).all()
+        for recipient in recipients:
+            for balance in balances(recipient.id):
+                if balance.available_cents >= payout_minimum_cents():
+                    _request_payout(
+                        recipient, amount_cents=None, currency=balance.currency, requested_by=actor, now=now
+                    )
+    waiting = list(
+        db.session.scalars(
+            for_update(
+                sa.select(Payout)
+                .where(Payout.status == PayoutStatus.requested, Payout.batch_id.is_(None))
+                .order_by(Payout.id)
+            )
+        )
+    )
+    if not waiting:
+        db.session.rollback()
+        raise RuleViolation("No payouts are waiting: nothing to put in a batch.", code="nothing_to_pay")
+    batch = PayoutBatch(id=uuid.uuid4(), status=PayoutBatchStatus.open, created_by_id=actor.id, created_at=now)
+    db.session.add(batch)
+    db.session.flush()
+    for payout in waiting:
+        payout.batch_id = batch.id
+    db.session.commit()
+    return batch
+
+
+def approve_batch(actor: User, batch_id, *, now: datetime) -> PayoutBatch:
+    """Brian approves a batch: its payouts are approved and their transfers made (a job; inline by default).
+
+    :raise NotFound: no such batch.
+    :raise Conflict: ``already_approved``.
+    """
+    uid = parse_uuid(batch_id)
+    batch = db.session.scalar(for_update(sa.select(PayoutBatch).where(PayoutBatch.id == uid))) if uid else None
+    if batch is None:
+        raise NotFound("No such payout batch.")
+    if batch.status != PayoutBatchStatus.open:
+        db.session.rollback()
+        raise Conflict("This batch was already approved.", code="already_approved")
+    for payout in db.session.scalars(
+        for_update(sa.select(Payout).where(Payout.batch_id == batch.id).order_by(Payout.id))
+    ):
+        if payout.status == PayoutStatus.requested:
+            payout.status = PayoutStatus.approved
+            payout.approved_by_id = actor.id
+            payout.approved_at = now
+    batch.status = PayoutBatchStatus.approved
+    batch.approved_by_id = actor.id
+    batch.approved_at = now
+    db.session.commit()
+    jobs.enqueue(process_batch_job, batch.id)
+    return batch
+
+
+def process_batch_job(batch_id: str) -> int:
+    from peerloop import clock
+
+    return process_batch(batch_id, now=clock.now())
+
+
+def process_batch(batch_id, *, now: datetime) -> int:
+    """Make the transfers of every approved payout of the batch. Safe to run twice. Returns how many
+    payouts it settled."""
+    uid = parse_uuid(batch_id)
+    payout_ids = db.session.scalars(sa.select(Payout.id).where(Payout.batch_id == uid).order_by(Payout.id)).all()
+    db.session.rollback()
+    settled = sum(process_payout(payout_id, now=now) for payout_id in payout_ids)
+    batch = db.session.scalar(for_update(sa.select(PayoutBatch).where(PayoutBatch.id == uid)))
+    if batch is not None and batch.status == PayoutBatchStatus.approved:
+        unsettled = db.session.scalar(
+            sa.select(sa.func.count(Payout.id)).where(
+                Payout.batch_id == uid, Payout.status.in_([PayoutStatus.approved, PayoutStatus.processing])
+            )
+        )
+        if not unsettled:
+            batch.status = PayoutBatchStatus.processed
+            batch.processed_at = now
+    db.session.commit()
+    return settled
+
+
+def _return_to_available(transfer: PayoutTransfer, payout: Payout, cents: int, *, memo: str, now: datetime):
+    common = {
+        "transaction_id": transfer.transaction_id,
+        "recipient_id": payout.recipient_id,
+        "currency": transfer.currency,
+        "payout_id": payout.id,
+        "memo": memo[:300],
+        "created_at": now,
+    }
+    db.session.add(
+        LedgerEntry(account=LedgerAccount.payout, kind=LedgerKind.payout_returned, amount_cents=-cents, **common)
+    )
+    db.session.add(
+        LedgerEntry(account=LedgerAccount.earnings, kind=LedgerKind.payout_returned, amount_cents=cents, **common)
+    )
+
+
+def process_payout(payout_id, *, now: datetime) -> bool:
+    """Transfer an approved payout, one transfer per source charge, holding the payout's row lock.
+    A transfer the gateway refuses returns its money to available; the payout is paid for what was
+    transferred (and says so), failed when nothing was. Idempotency keys make a rerun after a crash
+    find the transfers already made. Returns whether it settled the payout now."""
+    payout = db.session.scalar(
+        for_update(sa.select(Payout).where(Payout.id == payout_id)).execution_options(populate_existing=True)
+    )
+    if payout is None or payout.status not in (PayoutStatus.approved, PayoutStatus.processing):
+        db.session.rollback()
+        return False
+    payout.status = PayoutStatus.processing
+    recipient = db.session.get(User, payout.recipient_id)
+    failures = []
+    for transfer in payout.transfers:
+        if transfer.status != TransferStatus.pending:
+            continue
+        transaction = db.session.get(Transaction, transfer.transaction_id)
+        try:
+            if not recipient.stripe_account_id or not recipient.stripe_payouts_enabled:
+                raise GatewayError("The payout account is not connected any more.")
+            made = gateway().create_transfer(
+                TransferRequest(
+                    amount_cents=transfer.amount_cents,
+                    currency=transfer.currency,
+                    destination=recipient.stripe_account_id,
+                    source_transaction=transaction.stripe_charge_id,
+                    transfer_group=transaction.transfer_group,
+                    idempotency_key=f"payout-transfer-{transfer.id}",
+                    metadata={"payout_id": str(payout.id), "transaction_id": str(transaction.id)},
+                )
+            )
+        except GatewayError as error:
+            transfer.status = TransferStatus.failed
+            transfer.failure_message = error.message[:2000]
+            failures.append(error.message)
+            _return_to_available(transfer, payout, transfer.amount_cents, memo="transfer failed", now=now)
+            continue
+        transfer.status = TransferStatus.created
+        transfer.stripe_transfer_id = made.id
+    payout.paid_cents = sum(t.amount_cents for t in payout.transfers if t.status == TransferStatus.created)
+    amount = format_money(payout.paid_cents, payout.currency)
+    if payout.paid_cents:
+        payout.status = PayoutStatus.paid
+        payout.paid_at = now
+        if failures:
+            payout.failure_message = (
+                f"Paid {amount} of {format_money(payout.amount_cents, payout.currency)}; the rest is back in the "
+                f"available balance: {failures[0]}"
+            )
+        notify(
+            recipient,
+            "payout_sent",
+            title=f"Payout sent: {amount}",
+            body=(
+                f"We sent {amount} to your payout account; your bank usually shows it in 2-7 days."
+                + (f" {payout.failure_message}" if failures else "")
+            ),
+            dedupe_key=f"payout:{payout.id}",
+            now=now,
+            action_url=site_path("payments.earnings"),
+            email_template="payout_sent",
+            email_context={"payout": payout},
+            commit=False,
+        )
+    else:
+        payout.status = PayoutStatus.failed
+        reason = failures[0] if failures else "no transfers"
+        payout.failure_message = f"Unable to process: {reason}. The money is back in the available balance."
+        notify(
+            recipient,
+            "payout_failed",
+            title="Your payout could not be sent",
+            body=payout.failure_message,
+            dedupe_key=f"payout-failed:{payout.id}",
+            now=now,
+            action_url=site_path("payments.earnings"),
+            commit=False,
+        )
+    db.session.commit()
+    return True
+
+
+# --- dashboard ---------------------------------------------------------------------
+
+
+def my_enrollments(student_id: uuid.UUID) -> list[Enrollment]:
+    return list(
+        db.session.scalars(
+            sa.select(Enrollment)
+            .where(Enrollment.student_id == student_id)
+            .order_by((Enrollment.status == EnrollmentStatus.cancelled).asc(), Enrollment.enrolled_at.desc())
+        )
+    )
+
+
+def mark_deferred(student: User, enrollment_id, *, now: datetime) -> Enrollment:
+    """Schedule Later: the enrollment waits to book."""
+    enrollment = _own_enrollment(student, enrollment_id, lock=True)
+    _check_cancellable(enrollment)
+    if enrollment.deferred_at is None:
+        enrollment.deferred_at = now
+    db.session.commit()
+    return enrollment
+
+
+@dataclass(frozen=True)
+class DashboardRow:
+    """One line of My courses: the enrollment, its teacher, progress and the next step."""
+
+    enrollment: Enrollment
+    course: Course
+    teacher: User | None
+    modules_done: int
+    modules_total: int
+    next_step: str
+
+    @property
+    def progress_pct(self) -> int:
+        return round(100 * self.modules_done / self.modules_total) if self.modules_total else 0
+
+
+def _next_step(enrollment: Enrollment, teacher: User | None) -> str:
+    if enrollment.status == EnrollmentStatus.cancelled:
+        return "Ended"
+    if enrollment.status == EnrollmentStatus.frozen:
+        return "On hold while a payment dispute is open"
+    if enrollment.status == EnrollmentStatus.completed:
+        return "Completed"
+    if teacher is None:
+        return "Choose a Student-Teacher and book your first session"
+    if enrollment.deferred_at is not None:
+        return f"Book your first session with {teacher.name} when you are ready"
+    return f"Book your first session with {teacher.name}"
+
+
+def dashboard_rows(student_id: uuid.UUID) -> list[DashboardRow]:
+    """My courses: live enrollments first, newest first, in three statements whatever their number."""
+    from peerloop.catalog.models import Module
+    from peerloop.enrollment.models import ModuleProgress
+
+    enrollments = my_enrollments(student_id)
+    if not enrollments:
+        return []
+    course_ids = {e.course_id for e in enrollments}
+    courses = {c.id: c for c in db.session.scalars(sa.select(Course).where(Course.id.in_(course_ids)))}
+    teacher_ids = {e.student_teacher_id for e in enrollments if e.student_teacher_id}
+    teachers = (
+        {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_(teacher_ids)))} if teacher_ids else {}
+    )
+    totals = dict(
+        db.session.execute(
+            sa.select(Module.course_id, sa.func.count(Module.id))
+            .where(Module.course_id.in_(course_ids))
+            .group_by(Module.course_id)
+        ).all()
+    )
+    done = dict(
+        db.session.execute(
+            sa.select(ModuleProgress.enrollment_id, sa.func.count(ModuleProgress.id))
+            .where(ModuleProgress.enrollment_id.in_([e.id for e in enrollments]), ModuleProgress.is_complete.is_(True))
+            .group_by(ModuleProgress.enrollment_id)
+        ).all()
+    )
+    rows = []
+    for enrollment in enrollments:
+        teacher = teachers.get(enrollment.student_teacher_id)
+        rows.append(
+            DashboardRow(
+                enrollment=enrollment,
+                course=courses[enrollment.course_id],
+                teacher=teacher,
+                modules_done=int(done.get(enrollment.id, 0)),
+                modules_total=int(totals.get(enrollment.course_id, 0)),
+                next_step=_next_step(enrollment, teacher),
+            )
+        )
+    return rows
+
+
+def teaches_anything(user_id: uuid.UUID) -> bool:
+    """Whether someone earns here: an active Student-Teacher of any course (creators by their flag)."""
+    return (
+        db.session.scalar(
+            sa.select(StudentTeacher.id).where(StudentTeacher.user_id == user_id, StudentTeacher.is_active.is_(True))
+        )
+        is not None
+    )
+
+
+def recent_payouts(user_id: uuid.UUID, limit: int = 10) -> list[Payout]:
+    return list(
+        db.session.scalars(
+            sa.select(Payout).where(Payout.recipient_id == user_id).order_by(Payout.created_at.desc()).limit(limit)
+        )
+    )
+
+
+def parse_amount(text: str) -> int | None:
+    """Currency units as a person types them ("120", "120.5", "1,200.50") → cents, or None."""
+    import re
+
+    cleaned = text.strip().replace(",", "").lstrip("$€£").strip()
+    match = re.fullmatch(r"(\d{1,9})(?:\.(\d{1,2}))?", cleaned)
+    if not match:
+        return None
+    return int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0"))

@@ -1,0 +1,58 @@
+"""Payments test helpers: a purchase through the real services and the sandbox gateway."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+import sqlalchemy as sa
+
+from peerloop.extensions import db
+from peerloop.payments import sandbox, services
+from peerloop.payments.models import LedgerAccount, LedgerEntry, Transaction
+
+
+def buy(student, course, *, now, teacher=None):
+    """Start a checkout and pay it in the sandbox: the signed event goes through the webhook path."""
+    checkout = services.start_checkout(student, course.id, student_teacher_id=teacher and teacher.id, now=now)
+    sandbox.pay(checkout.gateway_session_id, now=now)
+    db.session.refresh(checkout)
+    return checkout.enrollment
+
+
+@dataclass
+class FakeSession:
+    """What the booking work will pass to release_teaching_share: a delivered session."""
+
+    id: object
+    enrollment_id: object
+    teacher_id: object
+
+
+def ledger_sum(transaction_id) -> int:
+    return int(
+        db.session.scalar(
+            sa.select(sa.func.coalesce(sa.func.sum(LedgerEntry.amount_cents), 0)).where(
+                LedgerEntry.transaction_id == transaction_id
+            )
+        )
+    )
+
+
+def account_sum(transaction_id, account: LedgerAccount, recipient_id=None) -> int:
+    where = [LedgerEntry.transaction_id == transaction_id, LedgerEntry.account == account]
+    if recipient_id is not None:
+        where.append(LedgerEntry.recipient_id == recipient_id)
+    return int(db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(LedgerEntry.amount_cents), 0)).where(*where)))
+
+
+def transaction_for(enrollment) -> Transaction:
+    return db.session.scalar(sa.select(Transaction).where(Transaction.enrollment_id == enrollment.id))
+
+
+@pytest.fixture
+def purchase(now):
+    def _buy(student, course, teacher=None, at=None):
+        return buy(student, course, now=at or now, teacher=teacher)
+
+    return _buy
