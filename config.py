@@ -204,6 +204,8 @@ def from_env(env: dict | None = None) -> dict:
         "PAYMENT_GATEWAY": payment_gateway,
         "STRIPE_SECRET_KEY": env.get("STRIPE_SECRET_KEY"),
         "STRIPE_API_BASE": env.get("STRIPE_API_BASE") or None,  # a local stripe-mock, for instance
+        # The SDK retries time-outs, 409s and 5xx with back-off, reusing the idempotency key.
+        "STRIPE_MAX_NETWORK_RETRIES": _int(env, "STRIPE_MAX_NETWORK_RETRIES", 2),
         # How long a checkout stays open (Stripe allows 30 minutes to 24 hours).
         "CHECKOUT_EXPIRES_MINUTES": _int(env, "CHECKOUT_EXPIRES_MINUTES", 60),
         # The smallest payout a person may request, in cents of their balance's currency.

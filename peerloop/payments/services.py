@@ -90,7 +90,9 @@ def gateway() -> PaymentGateway:
         from peerloop.payments.stripe_gateway import StripeGateway
 
         return StripeGateway(
-            current_app.config["STRIPE_SECRET_KEY"], api_base=current_app.config.get("STRIPE_API_BASE")
+            current_app.config["STRIPE_SECRET_KEY"],
+            api_base=current_app.config.get("STRIPE_API_BASE"),
+            max_network_retries=current_app.config.get("STRIPE_MAX_NETWORK_RETRIES", 2),
         )
     if name == "sandbox":
         from peerloop.payments.sandbox import SandboxGateway
@@ -971,19 +973,23 @@ def cancel_enrollment(
     if quote.total_cents:
         left = refundable(transaction, enrollment).total_cents
         plan = _plan(transaction, quote, clawback=False, left_cents=left, memo="the student left the course")
-        refund = _execute_refund(
-            transaction,
-            enrollment,
-            plan,
-            reason=RefundReason.student_cancel,
-            ends_enrollment=True,
-            clawback=False,
-            actor=student,
-            note=reason,
-            idempotency_key=f"cancel-{enrollment.id}",
-            call_gateway=True,
-            now=now,
-        )
+        try:
+            refund = _execute_refund(
+                transaction,
+                enrollment,
+                plan,
+                reason=RefundReason.student_cancel,
+                ends_enrollment=True,
+                clawback=False,
+                actor=student,
+                note=reason,
+                idempotency_key=f"cancel-{enrollment.id}",
+                call_gateway=True,
+                now=now,
+            )
+        except GatewayError as error:
+            db.session.rollback()
+            raise _gateway_refused(error) from error
     else:
         _end_enrollment(enrollment, reason=reason, now=now)
     _notify_refund(student, enrollment, refund, now=now)
