@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 from flask_admin import Admin
+from flask_admin.menu import MenuLink
 from flask_admin.theme import Bootstrap4Theme
 
 from peerloop.extensions import db
@@ -11,10 +12,11 @@ from peerloop.extensions import db
 
 def init_admin(app: Flask) -> None:
     from peerloop.accounts.models import User
-    from peerloop.admin import console, studio
+    from peerloop.admin import console, payments, studio
     from peerloop.catalog.models import Category, Course
     from peerloop.jobs import FailedJob
     from peerloop.notifications.models import OutboundEmail
+    from peerloop.payments.models import Payout, PayoutBatch, Transaction
     from peerloop.webhooks.models import WebhookEvent
 
     theme = Bootstrap4Theme(base_template="admin/peerloop_master.html", swatch="default")
@@ -38,6 +40,20 @@ def init_admin(app: Flask) -> None:
             WebhookEvent, db, name="Webhook events", endpoint="console_webhook_events", category="System"
         )
     )
+    # Payments (peerloop/admin/payments.py): money moves only through payments.services.
+    admin.add_view(
+        payments.TransactionView(
+            Transaction, db, name="Transactions", endpoint="console_transactions", category="Payments"
+        )
+    )
+    admin.add_view(
+        payments.PayoutBatchView(
+            PayoutBatch, db, name="Payout batches", endpoint="console_payout_batches", category="Payments"
+        )
+    )
+    admin.add_view(payments.PayoutView(Payout, db, name="Payouts", endpoint="console_payouts", category="Payments"))
+    admin.add_view(payments.RefundToolView(name="Refunds", endpoint="console_refunds", url="/admin/refunds"))
+    admin.add_link(MenuLink(name="Webhook events", endpoint="console_webhook_events.index_view", category="Payments"))
 
     creator_studio = Admin(
         app,
