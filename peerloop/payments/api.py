@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 
 from peerloop import clock
 from peerloop.accounts.serializers import iso
-from peerloop.api import json_body
+from peerloop.api import json_body, page_args, paginated
 from peerloop.errors import Forbidden, ValidationError
 from peerloop.payments import services
 
@@ -79,8 +79,14 @@ def enrollment_json(row: services.DashboardRow) -> dict:
 @bp.get("/enrollments")
 @login_required
 def enrollments():
-    items = [enrollment_json(row) for row in services.dashboard_rows(current_user.id)]
-    return jsonify(items=items, page=1, per_page=len(items), total=len(items))
+    page, per_page = page_args(request.args)
+    rows = services.dashboard_rows(current_user.id, page=page, per_page=per_page)
+    return paginated(
+        [enrollment_json(row) for row in rows],
+        page=page,
+        per_page=per_page,
+        total=services.enrollment_count(current_user.id),
+    )
 
 
 @bp.post("/enrollments/<enrollment_id>/deferred")

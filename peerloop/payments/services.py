@@ -345,6 +345,8 @@ def start_checkout(
     problem = publish_problem(course)
     if problem:
         raise RuleViolation(f"This course cannot be bought yet: it {problem}.", code="not_purchasable")
+    if course.creator_id == student.id:
+        raise RuleViolation("This is your own course: you teach it, you don't buy it.", code="own_course")
     teacher_id = _teacher_choice(course, student_teacher_id)
     if teacher_id == student.id:
         raise ValidationError(
@@ -361,14 +363,20 @@ def start_checkout(
         )
     )
     if open_checkout is not None:
-        if open_checkout.expires_at > now + timedelta(minutes=5) and open_checkout.price_cents == course.price_cents:
+        reusable = (
+            open_checkout.expires_at > now + timedelta(minutes=5)
+            and open_checkout.price_cents == course.price_cents
+            and open_checkout.currency == course.currency
+            and open_checkout.gateway == gateway().name
+        )
+        if reusable:
             open_checkout.student_teacher_id = teacher_id
             open_checkout.schedule_later = schedule_later or teacher_id is None
             if key is not None and open_checkout.idempotency_key is None:
                 open_checkout.idempotency_key = key
             db.session.commit()
             return open_checkout
-        open_checkout.status = CheckoutStatus.expired  # stale or repriced: a fresh session below
+        open_checkout.status = CheckoutStatus.expired  # stale, repriced or another gateway's: a fresh one below
         db.session.flush()
 
     checkout_id = uuid.uuid4()
@@ -1963,14 +1971,20 @@ def process_payout(payout_id, *, now: datetime) -> bool:
 # --- dashboard ---------------------------------------------------------------------
 
 
-def my_enrollments(student_id: uuid.UUID) -> list[Enrollment]:
-    return list(
-        db.session.scalars(
-            sa.select(Enrollment)
-            .where(Enrollment.student_id == student_id)
-            .order_by((Enrollment.status == EnrollmentStatus.cancelled).asc(), Enrollment.enrolled_at.desc())
-        )
+def my_enrollments(student_id: uuid.UUID, *, page: int = 1, per_page: int | None = None) -> list[Enrollment]:
+    """The student's enrollments, live ones first, newest first (a page of them when ``per_page``)."""
+    query = (
+        sa.select(Enrollment)
+        .where(Enrollment.student_id == student_id)
+        .order_by((Enrollment.status == EnrollmentStatus.cancelled).asc(), Enrollment.enrolled_at.desc(), Enrollment.id)
     )
+    if per_page:
+        query = query.offset((page - 1) * per_page).limit(per_page)
+    return list(db.session.scalars(query))
+
+
+def enrollment_count(student_id: uuid.UUID) -> int:
+    return int(db.session.scalar(sa.select(sa.func.count(Enrollment.id)).where(Enrollment.student_id == student_id)))
 
 
 def mark_deferred(student: User, enrollment_id, *, now: datetime) -> Enrollment:
@@ -2013,12 +2027,12 @@ def _next_step(enrollment: Enrollment, teacher: User | None) -> str:
     return f"Book your first session with {teacher.name}"
 
 
-def dashboard_rows(student_id: uuid.UUID) -> list[DashboardRow]:
-    """My courses: live enrollments first, newest first, in three statements whatever their number."""
+def dashboard_rows(student_id: uuid.UUID, *, page: int = 1, per_page: int | None = None) -> list[DashboardRow]:
+    """My courses: live enrollments first, newest first, in five statements whatever their number."""
     from peerloop.catalog.models import Module
     from peerloop.enrollment.models import ModuleProgress
 
-    enrollments = my_enrollments(student_id)
+    enrollments = my_enrollments(student_id, page=page, per_page=per_page)
     if not enrollments:
         return []
     course_ids = {e.course_id for e in enrollments}

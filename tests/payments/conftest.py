@@ -6,16 +6,19 @@ from dataclasses import dataclass
 
 import pytest
 import sqlalchemy as sa
+from flask import current_app
 
 from peerloop.extensions import db
 from peerloop.payments import sandbox, services
 from peerloop.payments.models import LedgerAccount, LedgerEntry, Transaction
+from tests.conftest import run_jobs
 
 
 def buy(student, course, *, now, teacher=None):
     """Start a checkout and pay it in the sandbox: the signed event goes through the webhook path."""
     checkout = services.start_checkout(student, course.id, student_teacher_id=teacher and teacher.id, now=now)
     sandbox.pay(checkout.gateway_session_id, now=now)
+    run_jobs(current_app)  # on the Redis run the event waits in the queue
     db.session.refresh(checkout)
     return checkout.enrollment
 
@@ -27,6 +30,13 @@ class FakeSession:
     id: object
     enrollment_id: object
     teacher_id: object
+
+
+def pay(session_id: str, *, now) -> str:
+    """The sandbox's Pay button, and the queued event processed (inline already, or by a burst worker)."""
+    target = sandbox.pay(session_id, now=now)
+    run_jobs(current_app)
+    return target
 
 
 def ledger_sum(transaction_id) -> int:

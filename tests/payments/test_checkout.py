@@ -23,7 +23,7 @@ from peerloop.payments.models import (
 )
 from peerloop.webhooks.models import WebhookEvent
 from tests.conftest import csrf_from
-from tests.payments.conftest import ledger_sum, transaction_for
+from tests.payments.conftest import ledger_sum, pay, transaction_for
 
 
 def count(model) -> int:
@@ -192,8 +192,8 @@ def test_a_replayed_or_duplicate_event_enrolls_once(make, course, purchase):
 def test_pay_twice_on_the_sandbox_page_is_one_payment(make, course, now):
     student = make.user()
     checkout = services.start_checkout(student, course.id, now=now)
-    sandbox.pay(checkout.gateway_session_id, now=now)
-    sandbox.pay(checkout.gateway_session_id, now=now)
+    pay(checkout.gateway_session_id, now=now)
+    pay(checkout.gateway_session_id, now=now)
     assert count(Enrollment) == 1 and count(Transaction) == 1 and count(WebhookEvent) == 1
 
 
@@ -203,7 +203,7 @@ def test_a_paid_session_whose_checkout_expired_still_enrolls(make, course, now):
     later = now + timedelta(hours=3)
     assert services.expire_stale_checkouts(later) == 1
     assert db.session.get(Checkout, checkout.id).status == CheckoutStatus.expired
-    sandbox.pay(checkout.gateway_session_id, now=later)  # the buyer had the page open all along
+    pay(checkout.gateway_session_id, now=later)  # the buyer had the page open all along
     assert db.session.get(Checkout, checkout.id).status == CheckoutStatus.completed
     assert count(Enrollment) == 1
 
@@ -212,7 +212,7 @@ def test_the_sweep_completes_a_paid_checkout_whose_webhook_never_came(make, cour
     student = make.user()
     checkout = services.start_checkout(student, course.id, now=now)
     monkeypatch.setattr(sandbox, "_deliver", lambda *a, **k: db.session.commit())  # the event is lost
-    sandbox.pay(checkout.gateway_session_id, now=now)
+    pay(checkout.gateway_session_id, now=now)
     assert count(Enrollment) == 0
     assert services.expire_stale_checkouts(now + timedelta(hours=2)) == 0
     assert db.session.get(Checkout, checkout.id).status == CheckoutStatus.completed
@@ -227,8 +227,8 @@ def test_two_tabs_two_payments_the_second_is_refunded_in_full(make, course, now)
     db.session.commit()
     second = services.start_checkout(student, course.id, now=now)
     assert second.id != first.id
-    sandbox.pay(second.gateway_session_id, now=now)
-    sandbox.pay(first.gateway_session_id, now=now)
+    pay(second.gateway_session_id, now=now)
+    pay(first.gateway_session_id, now=now)
     assert count(Enrollment) == 1
     assert count(Transaction) == 2
     refund = db.session.scalar(sa.select(Refund))
@@ -324,7 +324,7 @@ def test_the_return_page_completes_a_payment_whose_webhook_is_late(client, make,
     student = login_as(make.user())
     checkout = services.start_checkout(student, course.id, now=now)
     monkeypatch.setattr(sandbox, "_deliver", lambda *a, **k: db.session.commit())  # the webhook is late
-    sandbox.pay(checkout.gateway_session_id, now=now)
+    pay(checkout.gateway_session_id, now=now)
     assert count(Enrollment) == 0
     response = client.get(f"/checkout/return?session_id={checkout.gateway_session_id}")
     assert response.status_code == 302 and response.headers["Location"] == "/dashboard"
@@ -374,3 +374,23 @@ def test_sandbox_refuses_production(app, monkeypatch):
     monkeypatch.setitem(app.config, "PEERLOOP_ENV", "production")
     with pytest.raises(RuntimeError, match="cannot run in production"):
         sandbox.SandboxGateway()
+
+
+def test_a_creator_cannot_buy_their_own_course(client, course, api_token):
+    response = client.post(
+        "/api/checkout/session", json={"course_id": str(course.id)}, headers=api_token(course.creator)
+    )
+    assert response.status_code == 422
+    assert response.get_json()["error"]["code"] == "own_course"
+
+
+def test_enrollments_api_pages(client, make, api_token, purchase):
+    student = make.user()
+    for _ in range(3):
+        purchase(student, make.course())
+    headers = api_token(student)
+    first = client.get("/api/enrollments?per_page=2", headers=headers).get_json()
+    second = client.get("/api/enrollments?per_page=2&page=2", headers=headers).get_json()
+    assert (first["total"], len(first["items"]), len(second["items"])) == (3, 2, 1)
+    assert {i["id"] for i in first["items"]}.isdisjoint({i["id"] for i in second["items"]})
+    assert client.get("/api/enrollments?per_page=500", headers=headers).status_code == 400

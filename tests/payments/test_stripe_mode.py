@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import responses
 import sqlalchemy as sa
+from flask import current_app
 
 from peerloop.accounts.models import StripeAccountStatus
 from peerloop.enrollment.models import Enrollment, EnrollmentStatus
@@ -20,6 +21,7 @@ from peerloop.extensions import db
 from peerloop.payments import services
 from peerloop.payments.models import Checkout, Payout, PayoutStatus, PayoutTransfer, Refund, Transaction
 from tests import factories
+from tests.conftest import run_jobs
 from tests.payments.conftest import ledger_sum
 
 API = "https://api.stripe.com"
@@ -86,6 +88,7 @@ def buy_at_stripe(client, stripe_mode, student, course, now):
         "data": {"object": session_body(str(checkout.id), paid=True)},
     }
     assert deliver(client, event).status_code == 200
+    run_jobs(current_app)
     db.session.expire_all()
     return db.session.get(Checkout, checkout.id)
 
@@ -219,6 +222,7 @@ def test_an_approved_payout_transfers_with_source_transaction_and_a_key(
         f"{API}/v1/transfers", json={"id": "tr_1", "object": "transfer", "amount": 5985, "amount_reversed": 0}
     )
     services.approve_batch(make.user(is_admin=True), batch.id, now=now)
+    run_jobs(current_app)
     call = next(c for c in stripe_mode.calls if c.request.url == f"{API}/v1/transfers")
     sent = form(call)
     txn = db.session.scalar(sa.select(Transaction))

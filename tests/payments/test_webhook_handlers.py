@@ -10,6 +10,7 @@ import time
 
 import pytest
 import sqlalchemy as sa
+from flask import current_app
 
 from config import DEV_STRIPE_WEBHOOK_SECRET
 from peerloop.accounts.models import StripeAccountStatus
@@ -26,7 +27,8 @@ from peerloop.payments.models import (
     TransactionStatus,
 )
 from peerloop.webhooks.models import WebhookEvent, WebhookStatus
-from tests.payments.conftest import ledger_sum, transaction_for
+from tests.conftest import run_jobs
+from tests.payments.conftest import ledger_sum, pay, transaction_for
 
 _seq = iter(range(1, 10_000))
 
@@ -58,6 +60,7 @@ def send(client):
             content_type="application/json",
         )
         assert response.status_code == 200, response.get_data(as_text=True)
+        run_jobs(current_app)
         stored = db.session.scalar(sa.select(WebhookEvent).where(WebhookEvent.event_id == event["id"]))
         db.session.expire_all()
         return stored
@@ -176,7 +179,7 @@ def test_a_completed_event_that_carries_only_the_session_object_enrolls(send, ma
     sandbox_pay_without_event = sandbox._deliver
     try:
         sandbox._deliver = lambda *a, **k: db.session.commit()
-        sandbox.pay(checkout.gateway_session_id, now=now)
+        pay(checkout.gateway_session_id, now=now)
     finally:
         sandbox._deliver = sandbox_pay_without_event
     intent = sandbox._get(checkout.gateway_session_id, "checkout_session").data["payment_intent"]
