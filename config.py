@@ -115,6 +115,13 @@ def _split_percentages(env: dict) -> dict[str, int]:
     return parts
 
 
+def _checkout_minutes(env: dict) -> int:
+    minutes = _int(env, "CHECKOUT_EXPIRES_MINUTES", 60)
+    if not 30 <= minutes <= 1440:  # Stripe's bounds for a Checkout Session's expires_at
+        raise ConfigError(f"CHECKOUT_EXPIRES_MINUTES must be between 30 and 1440, got {minutes}")
+    return minutes
+
+
 def from_env(env: dict | None = None) -> dict:
     """Build the Flask config mapping from an environment mapping."""
     env = dict(os.environ if env is None else env)
@@ -207,7 +214,7 @@ def from_env(env: dict | None = None) -> dict:
         # The SDK retries time-outs, 409s and 5xx with back-off, reusing the idempotency key.
         "STRIPE_MAX_NETWORK_RETRIES": _int(env, "STRIPE_MAX_NETWORK_RETRIES", 2),
         # How long a checkout stays open (Stripe allows 30 minutes to 24 hours).
-        "CHECKOUT_EXPIRES_MINUTES": _int(env, "CHECKOUT_EXPIRES_MINUTES", 60),
+        "CHECKOUT_EXPIRES_MINUTES": _checkout_minutes(env),
         # The smallest payout a person may request, in cents of their balance's currency.
         "PAYOUT_MINIMUM_CENTS": _int(env, "PAYOUT_MINIMUM_CENTS", 5000),
         # Webhook signing secrets; the development value when unset outside production.

@@ -137,3 +137,9 @@ def test_production_wants_https_for_its_public_url_and_refuses_the_test_clock():
 def test_development_has_a_public_url_by_default():
     config = from_env({})
     assert config["PUBLIC_URL"] == "http://127.0.0.1:5000" and config["TEST_CLOCK"] is False
+
+
+@pytest.mark.parametrize("minutes", ["29", "1441"])
+def test_checkout_expiry_must_be_within_stripes_bounds(minutes):
+    with pytest.raises(ConfigError, match="CHECKOUT_EXPIRES_MINUTES"):
+        from_env({"CHECKOUT_EXPIRES_MINUTES": minutes})
