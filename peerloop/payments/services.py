@@ -1495,6 +1495,7 @@ def start_onboarding(user: User, *, now: datetime) -> str:
             refresh_url=external_url("payments.connect_refresh"),
             return_url=external_url("payments.connect_return"),
         )
+        db.session.commit()  # the sandbox keeps its link as a row; Stripe's gateway writes nothing
     except GatewayError as error:
         db.session.rollback()
         raise _gateway_refused(error) from error

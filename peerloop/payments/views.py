@@ -164,8 +164,20 @@ def cancel(enrollment_id: str):
 # --- payout settings (Connect) ---------------------------------------------------
 
 
+def earns_money() -> bool:
+    """Whether the viewer earns here (a creator, or an active Student-Teacher): they get Earnings and Payouts."""
+    return bool(
+        current_user.is_authenticated and (current_user.is_creator or services.teaches_anything(current_user.id))
+    )
+
+
+@bp.app_context_processor
+def _payment_globals() -> dict:
+    return {"earns_money": earns_money}  # a function: pages that never ask pay no query
+
+
 def _earner_required():
-    if not (current_user.is_creator or services.teaches_anything(current_user.id)):
+    if not earns_money():
         abort(403)
 
 
