@@ -593,7 +593,13 @@ def complete_checkout(session: GatewayCheckout, *, now: datetime) -> Enrollment 
     db.session.flush()
     _write_split(transaction, enrollment, course.creator_id, now)
     _follow_instructor(course.creator_id, student.id, now)
-    course.student_count = (course.student_count or 0) + 1
+    # In SQL, so two purchases at once both count.
+    db.session.execute(
+        sa.update(Course)
+        .where(Course.id == course.id)
+        .values(student_count=sa.func.coalesce(Course.student_count, 0) + 1)
+        .execution_options(synchronize_session=False)
+    )
     teacher = db.session.get(User, checkout.student_teacher_id) if checkout.student_teacher_id else None
     notify(
         student,
@@ -761,6 +767,7 @@ class PlannedRow:
     amount_cents: int
     recipient_id: uuid.UUID | None
     memo: str
+    payout_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -806,6 +813,7 @@ def _plan(
                 "from the creator's royalty",
             )
         )
+        _lock_user(creator_id)  # a payout request at the same time cannot spend what this refund takes
         available = available_balance(creator_id, transaction.currency)
         uncovered = quote.creator_cents - max(0, min(available, quote.creator_cents))
         if uncovered and clawback:
@@ -823,27 +831,20 @@ def _plan(
                 if take > 0:
                     clawbacks.append((transfer.id, take))
                     clawed += take
+                    memo = "taken back by a transfer reversal"
+                    # On the payout's rows, so what the person was paid goes down by it.
+                    rows.append(
+                        PlannedRow(
+                            LedgerAccount.payout, LedgerKind.clawback, -take, creator_id, memo, transfer.payout_id
+                        )
+                    )
+                    rows.append(
+                        PlannedRow(
+                            LedgerAccount.earnings, LedgerKind.clawback, take, creator_id, memo, transfer.payout_id
+                        )
+                    )
                 if clawed == uncovered:
                     break
-            if clawed:
-                rows.append(
-                    PlannedRow(
-                        LedgerAccount.payout,
-                        LedgerKind.clawback,
-                        -clawed,
-                        creator_id,
-                        "taken back by a transfer reversal",
-                    )
-                )
-                rows.append(
-                    PlannedRow(
-                        LedgerAccount.earnings,
-                        LedgerKind.clawback,
-                        clawed,
-                        creator_id,
-                        "taken back by a transfer reversal",
-                    )
-                )
         absorbed = uncovered - clawed
         if absorbed:
             rows.append(
@@ -1098,6 +1099,7 @@ def _execute_refund(
                 amount_cents=row.amount_cents,
                 currency=transaction.currency,
                 refund_id=refund.id,
+                payout_id=row.payout_id,
                 memo=row.memo,
                 created_at=now,
             )
@@ -1789,10 +1791,14 @@ def create_batch(actor: User, *, include_available: bool, now: datetime) -> Payo
         ).all()
         for recipient in recipients:
             for balance in balances(recipient.id):
-                if balance.available_cents >= payout_minimum_cents():
+                if balance.available_cents < payout_minimum_cents():
+                    continue
+                try:
                     _request_payout(
                         recipient, amount_cents=None, currency=balance.currency, requested_by=actor, now=now
                     )
+                except ValidationError:
+                    continue  # the balance moved since we read it (a request of their own): it waits
     waiting = list(
         db.session.scalars(
             for_update(
