@@ -28,6 +28,7 @@ from peerloop.errors import DomainError, NotFound, ValidationError
 from peerloop.extensions import db
 from peerloop.payments import services
 from peerloop.payments.models import (
+    LedgerAccount,
     LedgerEntry,
     Payout,
     PayoutBatch,
@@ -67,6 +68,15 @@ def _user_names(ids) -> dict[uuid.UUID, User]:
     if not ids:
         return {}
     return {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_(ids)))}
+
+
+def _recipient(account: LedgerAccount, person: User | None, transaction: Transaction) -> str:
+    """Who a ledger row's money belongs to: a person, the student (a refund row), or PeerLoop."""
+    if person is not None:
+        return _person(person)
+    if account == LedgerAccount.refund:
+        return f"{_person(transaction.student)} (the student)"
+    return "PeerLoop"
 
 
 # --- transactions -------------------------------------------------------------------
@@ -143,7 +153,7 @@ class TransactionView(SecureModelView):
             {
                 "account": r.account.value,
                 "kind": r.kind.value.replace("_", " "),
-                "recipient": _person(people.get(r.recipient_id)) if r.recipient_id else "PeerLoop",
+                "recipient": _recipient(r.account, people.get(r.recipient_id), transaction),
                 "amount": money(r.amount_cents, r.currency),
                 "negative": r.amount_cents < 0,
                 "memo": r.memo or "",
@@ -227,8 +237,9 @@ class RefundToolView(RoleGate, BaseView):
                 {
                     "account": r.account.value,
                     "kind": r.kind.value.replace("_", " "),
-                    "recipient": _person(people.get(r.recipient_id)) if r.recipient_id else "PeerLoop",
+                    "recipient": _recipient(r.account, people.get(r.recipient_id), transaction),
                     "amount": money(r.amount_cents, transaction.currency),
+                    "negative": r.amount_cents < 0,
                     "memo": r.memo,
                 }
                 for r in plan.rows

@@ -483,3 +483,30 @@ def test_batch_list_and_payouts_list_show_the_batch(client, make, login_as, jobs
     index = filter_index(client, "console_payouts", "Status")
     assert creator.email not in page(client, f"/admin/console_payouts/?flt0_{index}=failed")
     assert creator.email in page(client, f"/admin/console_payouts/?flt0_{index}=paid")
+
+
+@pytest.mark.parametrize("clawback", [False, True])
+def test_refunding_a_royalty_already_paid_out(client, make, login_as, jobs, now, low_minimum, clawback):
+    """After the creator's royalty went out in a batch: absorbed by the platform, or clawed back when ticked."""
+    creator, transaction = earning_creator(make, jobs, now)
+    login_as(make.admin())
+    created = click_form(client, page(client, "/admin/console_payout_batches/"), "new-batch")
+    click_form(client, page(client, created.headers["Location"]), "approve-batch")
+    run_jobs(jobs)
+    enrollment = db.session.get(Enrollment, transaction.enrollment_id)
+
+    body = preview(client, enrollment, clawback="y" if clawback else None).get_data(as_text=True)
+    rows = body.split('id="planned-rows"')[1].split("</table>")[0]
+    if clawback:
+        assert "taken back by a transfer reversal" in rows and "absorbed" not in rows
+    else:
+        assert "royalty already paid out, absorbed by the platform" in rows and "clawback" not in rows
+    response = client.post(refund_url(enrollment), data=confirm_fields(body))
+
+    assert response.status_code == 302
+    [refund] = refunds_of(transaction)
+    assert refund.amount_cents == 39900
+    assert (refund.absorbed_cents, refund.clawed_back_cents) == ((0, 5985) if clawback else (5985, 0))
+    assert ledger_sum(transaction.id) == transaction.amount_cents
+    [transfer] = db.session.scalars(sa.select(PayoutTransfer)).all()
+    assert transfer.reversed_cents == (5985 if clawback else 0)
