@@ -82,14 +82,6 @@ def _recipient(account: LedgerAccount, person: User | None, transaction: Transac
 # --- transactions -------------------------------------------------------------------
 
 
-def _refund_link(view, context, model, name):
-    if model.enrollment_id is None:
-        return ""
-    return Markup('<a class="btn btn-sm btn-outline-danger" href="{}">Refund…</a>').format(
-        url_for("console_refunds.refund", enrollment_id=model.enrollment_id)
-    )
-
-
 class TransactionView(SecureModelView):
     """Payments received, read-only; the details page shows the ledger rows and the refunds."""
 
@@ -110,7 +102,6 @@ class TransactionView(SecureModelView):
         "stripe_payment_id": "Payment id",
         "stripe_charge_id": "Charge id",
         "transfer_group": "Transfer group",
-        "enrollment": "Enrollment",
     }
     column_formatters = {
         "student": _person_formatter("student"),
@@ -118,7 +109,6 @@ class TransactionView(SecureModelView):
         "amount_cents": _amount(),
         "fee_cents": lambda v, c, m, n: money(m.fee_cents, m.currency) if m.fee_cents is not None else "not known",
         "status": _status,
-        "enrollment": _refund_link,
     }
     column_formatters_detail = column_formatters
     column_details_list = [
@@ -131,7 +121,6 @@ class TransactionView(SecureModelView):
         "stripe_payment_id",
         "stripe_charge_id",
         "transfer_group",
-        "enrollment",
     ]
     column_searchable_list = ["student.email"]
     column_filters = [EnumEqualFilter(Transaction.status, "Status", TransactionStatus), "course.title"]
