@@ -179,7 +179,7 @@ class RefundForm(FlaskForm):
     amount = StringField("Amount", validators=[Optional(), Length(max=20)])
     ends_enrollment = BooleanField("End the enrollment", default=True)
     clawback = BooleanField("Claw back a royalty already paid out by a transfer reversal", default=False)
-    note = TextAreaField("Note (the student sees it)", validators=[Optional(), Length(max=2000)])
+    note = TextAreaField("Note (kept with the refund, for PeerLoop only)", validators=[Optional(), Length(max=2000)])
     token = HiddenField()
 
     def amount_cents(self) -> int | None:
