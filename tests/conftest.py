@@ -144,6 +144,9 @@ def run_jobs(app) -> None:
 
     queue = app.extensions["rq_queue"]
     if queue.is_async:
+        # The worker's jobs share the test's connection: a job that rolls back must not take the
+        # test's own pending work with it.
+        db.session.commit()
         SimpleWorker([queue], connection=queue.connection).work(burst=True)
 
 

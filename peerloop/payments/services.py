@@ -787,7 +787,13 @@ def _creator_id(transaction: Transaction) -> uuid.UUID:
 
 
 def _plan(
-    transaction: Transaction, quote: money.RefundQuote, *, clawback: bool, left_cents: int, memo: str
+    transaction: Transaction,
+    quote: money.RefundQuote,
+    *,
+    clawback: bool,
+    left_cents: int,
+    memo: str,
+    lock: bool = True,
 ) -> RefundPlan:
     creator_id = _creator_id(transaction)
     rows = [PlannedRow(LedgerAccount.refund, LedgerKind.refund, quote.total_cents, None, memo)]
@@ -813,7 +819,8 @@ def _plan(
                 "from the creator's royalty",
             )
         )
-        _lock_user(creator_id)  # a payout request at the same time cannot spend what this refund takes
+        if lock:
+            _lock_user(creator_id)  # a payout request at the same time cannot spend what this refund takes
         available = available_balance(creator_id, transaction.currency)
         uncovered = quote.creator_cents - max(0, min(available, quote.creator_cents))
         if uncovered and clawback:
@@ -875,7 +882,14 @@ def _plan(
     )
 
 
-def _custom_plan(transaction: Transaction, enrollment: Enrollment | None, amount_cents: int | None, *, clawback: bool):
+def _custom_plan(
+    transaction: Transaction,
+    enrollment: Enrollment | None,
+    amount_cents: int | None,
+    *,
+    clawback: bool,
+    lock: bool = True,
+):
     left = refundable(transaction, enrollment)
     if left.total_cents == 0:
         raise Conflict("Nothing is left to refund on this payment.", code="nothing_to_refund")
@@ -893,7 +907,7 @@ def _custom_plan(transaction: Transaction, enrollment: Enrollment | None, amount
         teaching_pool_cents=left.pool_cents + left.owed_cents,
     )
     quote = money.custom_refund(remaining, left.owed_cents, amount)
-    return _plan(transaction, quote, clawback=clawback, left_cents=left.total_cents, memo="refund")
+    return _plan(transaction, quote, clawback=clawback, left_cents=left.total_cents, memo="refund", lock=lock)
 
 
 def _full_plan(transaction: Transaction, enrollment: Enrollment | None) -> RefundPlan:
@@ -1116,9 +1130,10 @@ def _execute_refund(
     return refund
 
 
-def _admin_target(enrollment_id) -> tuple[Enrollment, Transaction]:
+def _admin_target(enrollment_id, *, lock: bool = True) -> tuple[Enrollment, Transaction]:
     uid = parse_uuid(enrollment_id)
-    enrollment = db.session.scalar(for_update(sa.select(Enrollment).where(Enrollment.id == uid))) if uid else None
+    query = sa.select(Enrollment).where(Enrollment.id == uid)
+    enrollment = db.session.scalar(for_update(query) if lock else query) if uid else None
     if enrollment is None:
         raise NotFound("No such enrollment.")
     transaction = transaction_of(enrollment.id)
@@ -1132,8 +1147,8 @@ def preview_refund(enrollment_id, *, amount_cents: int | None, clawback: bool = 
 
     :raise NotFound, Conflict, ValidationError: as ``refund_enrollment``.
     """
-    enrollment, transaction = _admin_target(enrollment_id)
-    plan = _custom_plan(transaction, enrollment, amount_cents, clawback=clawback)
+    enrollment, transaction = _admin_target(enrollment_id, lock=False)  # a preview reads, it locks nothing
+    plan = _custom_plan(transaction, enrollment, amount_cents, clawback=clawback, lock=False)
     db.session.rollback()
     return plan
 
