@@ -5,15 +5,32 @@ Student-Teachers by user and course, enrollments by student and course, certific
 course and type) and created only when missing. A course's children (objectives, modules, ...)
 are created with the course, so module ids stay stable. Rows that already exist are left as they
 are: running the loader again adds nothing and never undoes what someone did while demoing.
+
+Enrollments are bought as a visitor buys them, through checkout, the sandbox gateway's Pay button
+and the webhook path's completion service, so each has its transaction and ledger rows and the
+creators have royalties; the creators and Student-Teachers connect a sandbox payout account through
+Connect onboarding. A person with an enrollment in the course, or with a payout account, is skipped.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
+from flask import current_app
 
-from peerloop.accounts.models import PrimaryRole, User, UserExpertise, UserInterest, UserQualification
+from peerloop.accounts.models import (
+    PrimaryRole,
+    StripeAccountStatus,
+    User,
+    UserExpertise,
+    UserInterest,
+    UserQualification,
+)
 from peerloop.accounts.passwords import hash_password
 from peerloop.catalog.models import (
     Badge,
@@ -32,8 +49,13 @@ from peerloop.catalog.models import (
 )
 from peerloop.certification.models import Certificate, CertificateType, StudentTeacher
 from peerloop.enrollment.models import Enrollment, EnrollmentStatus, ModuleProgress
+from peerloop.errors import Conflict, NotFound, RuleViolation
 from peerloop.extensions import db
 from peerloop.notifications.models import Notification
+from peerloop.payments import sandbox, services
+from peerloop.payments.models import Checkout, CheckoutStatus, InstructorFollower, LedgerEntry
+from peerloop.webhooks.models import WebhookEvent, WebhookStatus
+from peerloop.webhooks.services import process_event
 
 DEMO_PASSWORD = "peerloop-demo"
 
@@ -1147,7 +1169,56 @@ def _certificate(user: User, course: Course, kind: CertificateType, issued_at: d
         )
 
 
-def _enrollment(data: dict, *, student: User, course: Course, teacher: User | None, now: datetime) -> Enrollment:
+def _purchase(student: User, course: Course, teacher: User | None, *, at: datetime) -> Enrollment:
+    """Buy ``course`` for ``student`` as a visitor does: a checkout, then the sandbox's Pay button.
+
+    The signed ``checkout.session.completed`` goes through the webhook path, and the completion
+    service writes the enrollment, the transaction, the ledger rows, the instructor follower, the
+    receipt and the bell. With a worker (``REDIS_URL``) the event waits in the queue: the return
+    page's safety net (``confirm_return``) runs the same idempotent completion here and now.
+    """
+    checkout = services.start_checkout(student, course.id, student_teacher_id=teacher.id if teacher else None, now=at)
+    sandbox.pay(checkout.gateway_session_id, now=at)
+    db.session.refresh(checkout)
+    if checkout.status != CheckoutStatus.completed:
+        checkout = services.confirm_return(checkout.gateway_session_id, now=at)
+    if checkout is None or checkout.enrollment is None:
+        raise RuntimeError(f"the demo purchase of {course.slug} by {student.email} did not complete")
+    _backdate_purchase(checkout, checkout.enrollment, at)
+    return checkout.enrollment
+
+
+def _backdate_purchase(checkout: Checkout, enrollment: Enrollment, at: datetime) -> None:
+    """Date the purchase when the demo says it happened.
+
+    Inline jobs process the sandbox's event at the current business time, not at ``at``; the
+    demo's enrollments are weeks old, so their payment, its ledger rows and its notice are too.
+    Only the dates move: amounts and rows are what the completion service wrote.
+    """
+    checkout.created_at = checkout.updated_at = checkout.completed_at = at
+    enrollment.enrolled_at = enrollment.created_at = enrollment.updated_at = at
+    if enrollment.deferred_at is not None:
+        enrollment.deferred_at = at
+    transaction = services.transaction_of(enrollment.id)
+    transaction.paid_at = transaction.created_at = transaction.updated_at = at
+    db.session.execute(sa.update(LedgerEntry).where(LedgerEntry.transaction_id == transaction.id).values(created_at=at))
+    db.session.execute(
+        sa.update(InstructorFollower)
+        .where(
+            InstructorFollower.follower_id == enrollment.student_id,
+            InstructorFollower.instructor_id == enrollment.course.creator_id,
+            InstructorFollower.first_enrollment_at > at,
+        )
+        .values(first_enrollment_at=at, created_at=at)
+    )
+    db.session.execute(
+        sa.update(Notification)
+        .where(Notification.user_id == enrollment.student_id, Notification.dedupe_key == f"enrolled:{enrollment.id}")
+        .values(created_at=at)
+    )
+
+
+def _enrollment(data: dict, *, student: User, course: Course, teacher: User | None, now: datetime) -> Enrollment | None:
     enrollment = db.session.scalars(
         sa.select(Enrollment)
         .where(Enrollment.student_id == student.id, Enrollment.course_id == course.id)
@@ -1163,25 +1234,77 @@ def _enrollment(data: dict, *, student: User, course: Course, teacher: User | No
         done_at = [enrolled_at + step * (i + 1) for i in range(len(modules))]
     else:
         done_at = [now - timedelta(days=d) for d in data.get("done_days_ago", [])]
-    enrollment = Enrollment(
-        student_id=student.id,
-        course_id=course.id,
-        student_teacher_id=teacher.id if teacher else None,
-        status=data["status"],
-        # What was bought is snapshotted from the course.
-        price_cents=course.price_cents,
-        currency=course.currency,
-        session_count=course.session_count or 0,
-        enrolled_at=enrolled_at,
-        completed_at=completed_at,
-        created_at=enrolled_at,
-        progress=[
-            ModuleProgress(module_id=module.id, is_complete=True, completed_at=at)
-            for module, at in zip(modules, done_at, strict=False)
-        ],
-    )
-    db.session.add(enrollment)
+    try:
+        enrollment = _purchase(student, course, teacher, at=enrolled_at)
+    except (NotFound, RuleViolation, Conflict):
+        return None  # unpublished, or made unbuyable while demoing: nothing was written
+    # What happened after the purchase: the student's progress through the modules.
+    enrollment.status = data["status"]
+    enrollment.completed_at = completed_at
+    enrollment.progress = [
+        ModuleProgress(module_id=module.id, is_complete=True, completed_at=at)
+        for module, at in zip(modules, done_at, strict=False)
+    ]
+    enrollment.updated_at = completed_at or (done_at[-1] if done_at else enrolled_at)
     return enrollment
+
+
+def _link_id(url: str) -> str:
+    """The sandbox onboarding link's id: the last segment of its URL's path."""
+    return urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _connect_payouts(user: User, *, at: datetime) -> None:
+    """Connect a sandbox payout account and finish its onboarding with payouts on: Fully active.
+
+    Someone already connected (by an earlier load, or while demoing) is left as they are. The
+    ``account.updated`` event goes through the Connect webhook path; queued on a worker, it is
+    processed here so the demo is complete when the command returns.
+    """
+    if user.stripe_account_id:
+        return
+    url = services.start_onboarding(user, now=at)
+    sandbox.finish_onboarding(_link_id(url), payouts=True, now=at)
+    db.session.refresh(user)
+    if not (user.stripe_account_status == StripeAccountStatus.active and user.stripe_payouts_enabled):
+        waiting = db.session.scalars(
+            sa.select(WebhookEvent).where(
+                WebhookEvent.provider == "stripe_connect",
+                WebhookEvent.event_type == "account.updated",
+                WebhookEvent.status.in_([WebhookStatus.received, WebhookStatus.failed]),
+            )
+        ).all()
+        for event in waiting:
+            if event.payload.get("account") == user.stripe_account_id:
+                process_event(event.id, now=at)
+        db.session.refresh(user)
+    db.session.execute(
+        sa.update(Notification)
+        .where(Notification.user_id == user.id, Notification.dedupe_key == f"payouts-enabled:{user.stripe_account_id}")
+        .values(created_at=at)
+    )
+    db.session.commit()
+
+
+@contextmanager
+def _sandbox_gateway() -> Iterator[None]:
+    """The demo's purchases and payout accounts are the sandbox's, whatever gateway is configured:
+    its Pay button and onboarding page stand in for the people (the sandbox refuses production).
+
+    Their receipts and notices are written to the outbox as for anyone; the outbox backend's
+    log of each one is held back meanwhile, so the command prints its summary and the logins.
+    """
+    config = current_app.config
+    configured = config["PAYMENT_GATEWAY"]
+    outbox_log = logging.getLogger("peerloop.notifications.outbox")
+    level = outbox_log.level
+    config["PAYMENT_GATEWAY"] = "sandbox"
+    outbox_log.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        config["PAYMENT_GATEWAY"] = configured
+        outbox_log.setLevel(level)
 
 
 def _count_from_rows(courses: list[Course]) -> None:
@@ -1261,8 +1384,24 @@ def _notifications(user: User, notes: list[tuple[str, str, str, str]], *, now: d
         )
 
 
+def _payout_accounts() -> list[tuple[str, int]]:
+    """Who connects a payout account, and how many days ago: each creator when their first course
+    went up, each Student-Teacher when certified to teach."""
+    first_course: dict[str, int] = {}
+    for course in COURSES:
+        first_course[course["creator"]] = max(first_course.get(course["creator"], 0), course["age_days"])
+    teachers: dict[str, int] = {}
+    for st in STUDENT_TEACHERS:
+        teachers[st["user"]] = max(teachers.get(st["user"], 0), st["certified_days_ago"])
+    return [*first_course.items(), *teachers.items()]
+
+
 def load_demo(*, now: datetime) -> str:
-    """Create whatever demo rows are missing, commit once, and say what the demo holds."""
+    """Create whatever demo rows are missing, commit, and say what the demo holds.
+
+    The people, courses and Student-Teachers commit first; each payout account and purchase then
+    commits on its own, as the payment services do.
+    """
     emails = [u["email"] for u in USERS]
     existing = set(db.session.scalars(sa.select(User.email).where(User.email.in_(emails))))
     # Hashing is slow: once for everyone, and only when someone is new.
@@ -1283,16 +1422,22 @@ def load_demo(*, now: datetime) -> str:
             recommender=users[st["recommended_by"]],
             now=now,
         )
-    for e in ENROLLMENTS:
-        _enrollment(
-            e,
-            student=users[e["student"]],
-            course=courses[e["course"]],
-            teacher=users[e["teacher"]] if e["teacher"] else None,
-            now=now,
-        )
+    # Before the purchases: a person's own notices (the receipts below) would hide the demo's.
     for email, notes in NOTIFICATIONS.items():
         _notifications(users[email], notes, now=now)
+    db.session.commit()  # the services below commit as they go
+
+    with _sandbox_gateway():
+        for email, days_ago in _payout_accounts():
+            _connect_payouts(users[email], at=now - timedelta(days=days_ago))
+        for e in ENROLLMENTS:
+            _enrollment(
+                e,
+                student=users[e["student"]],
+                course=courses[e["course"]],
+                teacher=users[e["teacher"]] if e["teacher"] else None,
+                now=now,
+            )
     _count_from_rows(list(courses.values()))
     db.session.commit()
 
