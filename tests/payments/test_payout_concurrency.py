@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -248,4 +249,85 @@ def test_two_batch_runs_at_once_make_each_transfer_once(app, world, stamp, monke
         payout = db.session.get(Payout, payout_id)
         assert (payout.status, payout.paid_cents) == (PayoutStatus.paid, 2 * ROYALTY)
         assert services.balances(world["creator"])[0].paid_cents == 2 * ROYALTY
+        db.session.remove()
+
+
+def test_a_refund_and_a_payout_request_at_once_never_spend_the_same_cents(app, world, stamp, monkeypatch):
+    """One royalty paid out, one available: a student cancels the paid-out sale (its royalty comes from the
+    available one) while the creator asks for the available one. Either may win; never both."""
+    creator_id = world["creator"]
+    with app.app_context():
+        payout = services.request_payout(db.session.get(User, creator_id), amount_cents=ROYALTY, now=stamp)
+        (transfer,) = payout.transfers
+        paid_out = db.session.get(Transaction, transfer.transaction_id)
+        student_id, enrollment_id = paid_out.student_id, paid_out.enrollment_id
+        batch = services.create_batch(db.session.get(User, world["admin"]), include_available=False, now=stamp)
+        services.approve_batch(db.session.get(User, world["admin"]), batch.id, now=stamp)
+        run_jobs(app)
+        db.session.expire_all()
+        assert db.session.get(Payout, payout.id).status == PayoutStatus.paid
+        assert services.available_balance(creator_id, "USD") == ROYALTY
+        transaction_ids = list(
+            db.session.scalars(
+                sa.select(Transaction.id)
+                .join(Course, Course.id == Transaction.course_id)
+                .where(Course.creator_id == creator_id)
+            )
+        )
+        assert len(transaction_ids) == 2
+        db.session.remove()
+
+    # Widen the window between reading the available balance and writing against it: only the creator's
+    # row lock (taken before the read) keeps the two apart.
+    read_balance = services.available_balance
+
+    def slow_balance(*args, **kwargs):
+        value = read_balance(*args, **kwargs)
+        time.sleep(0.3)
+        return value
+
+    monkeypatch.setattr(services, "available_balance", slow_balance)
+
+    barrier = threading.Barrier(2)
+    outcomes: dict = {}
+
+    def run(name, work) -> None:
+        with app.app_context():
+            try:
+                barrier.wait()
+                outcomes[name] = ("ok", work())
+            except DomainError as error:
+                outcomes[name] = (error.code, None)
+            except Exception as error:
+                outcomes[name] = ("error", repr(error))
+            finally:
+                db.session.remove()
+
+    def cancel():
+        refund = services.cancel_enrollment(db.session.get(User, student_id), enrollment_id, reason=None, now=stamp)
+        return refund.absorbed_cents
+
+    def request():
+        return services.request_payout(db.session.get(User, creator_id), now=stamp).amount_cents
+
+    threads = [threading.Thread(target=run, args=args) for args in (("cancel", cancel), ("request", request))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads)
+
+    assert outcomes["cancel"][0] == "ok", outcomes
+    with app.app_context():
+        assert services.available_balance(creator_id, "USD") == 0  # never negative
+        if outcomes["request"][0] == "ok":
+            # The payout took the available royalty first: the refund's creator part was absorbed.
+            assert outcomes["request"][1] == ROYALTY
+            assert outcomes["cancel"][1] == ROYALTY
+        else:
+            # The refund took the available royalty first: nothing was left to pay out.
+            assert outcomes["request"][0] in ("invalid_input", "insufficient_balance"), outcomes
+            assert outcomes["cancel"][1] == 0
+        for transaction_id in transaction_ids:
+            assert _sum(LedgerEntry.transaction_id == transaction_id) == 39_900
         db.session.remove()

@@ -327,6 +327,22 @@ def test_a_refused_transfer_returns_the_money_to_available(app, make, now):
     assert services.request_payout(creator, now=now).amount_cents == ROYALTY
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: process_payout writes f'Unable to process: {reason}. …' and the gateway's message already ends "
+    "with a full stop: 'Unable to process: The destination account cannot receive transfers.. The money …'",
+)
+def test_a_failed_payout_message_reads_cleanly(app, make, now):
+    creator = make.creator()
+    paid(app, make.user(), make.course(price_cents=39_900, session_count=2, creator=creator), now=now)
+    connect(app, creator, now)
+    payout = services.request_payout(creator, now=now)
+    set_sandbox(creator.stripe_account_id, payouts_enabled=False)
+    approve(app, make, services.create_batch(make.admin(), include_available=False, now=now), now)
+    assert payout.status == PayoutStatus.failed
+    assert ".." not in payout.failure_message
+
+
 def test_a_partly_refused_payout_is_paid_for_what_was_transferred_and_says_so(app, make, now, seller):
     creator, (first, second) = seller
     payout = services.request_payout(creator, now=now)

@@ -433,13 +433,8 @@ def test_a_paid_out_royalty_is_clawed_back_by_a_transfer_reversal(paid_out, make
     assert count(LedgerEntry, LedgerEntry.refund_id == refund.id, LedgerEntry.kind == LedgerKind.absorbed) == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the clawback's payout-account row is written without payout_id (services._plan / "
-    "_execute_refund), and balances() sums paid_cents only over rows joined to a Payout, so the "
-    "creator's 'paid' still shows the 5985 that the transfer reversal took back",
-)
 def test_a_clawback_lowers_the_paid_balance(paid_out, make, now):
+    """The clawback's payout-account rows carry their payout, so what the creator was paid goes down."""
     course, creator, enrollment, txn, payout = paid_out
     services.refund_enrollment(
         make.admin(), enrollment.id, amount_cents=None, clawback=True, idempotency_key="c", now=now
