@@ -188,6 +188,27 @@ def test_balances_move_from_held_to_available_as_sessions_are_delivered(app, mak
     assert services.balances(course.creator_id)[0].available_cents == 5985  # the royalty is unchanged
 
 
+def test_releases_and_refunds_use_the_enrollments_snapshot_not_later_edits(app, make, now, st_course, monkeypatch):
+    course, teacher = st_course
+    student = make.user()
+    enrollment = paid(app, student, course, now=now, teacher=teacher)
+    txn = transaction_for(enrollment)
+    # The course is repriced and re-planned, and the split reconfigured, after the sale.
+    course.price_cents, course.session_count = 10_000, 5
+    db.session.commit()
+    monkeypatch.setitem(app.config, "SPLIT_PLATFORM_PCT", 30)
+    monkeypatch.setitem(app.config, "SPLIT_CREATOR_PCT", 10)
+    monkeypatch.setitem(app.config, "SPLIT_TEACHER_PCT", 60)
+
+    assert release(enrollment, teacher, now).amount_cents == 13965  # 27930 ÷ 2, as sold
+    quote = services.cancel_quote(student, enrollment.id)
+    assert (quote.quote.pool_cents, quote.quote.platform_cents, quote.quote.creator_cents) == (13965, 2993, 2993)
+    assert quote.enrollment.session_count == 2
+    services.cancel_enrollment(student, enrollment.id, reason=None, now=now)
+    assert ledger_sum(txn.id) == 39_900
+    assert account_sum(txn.id, LedgerAccount.refund) == 19951
+
+
 # --- the property: buy, release k, cancel -----------------------------------------------------------
 
 
