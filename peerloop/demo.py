@@ -53,9 +53,7 @@ from peerloop.errors import Conflict, NotFound, RuleViolation
 from peerloop.extensions import db
 from peerloop.notifications.models import Notification
 from peerloop.payments import sandbox, services
-from peerloop.payments.models import Checkout, CheckoutStatus, InstructorFollower, LedgerEntry
-from peerloop.webhooks.models import WebhookEvent, WebhookStatus
-from peerloop.webhooks.services import process_event
+from peerloop.payments.models import CheckoutStatus
 
 DEMO_PASSWORD = "peerloop-demo"
 
@@ -1170,52 +1168,18 @@ def _certificate(user: User, course: Course, kind: CertificateType, issued_at: d
 
 
 def _purchase(student: User, course: Course, teacher: User | None, *, at: datetime) -> Enrollment:
-    """Buy ``course`` for ``student`` as a visitor does: a checkout, then the sandbox's Pay button.
+    """Buy ``course`` for ``student`` as a visitor does, at ``at``: a checkout, then the sandbox's Pay.
 
-    The signed ``checkout.session.completed`` goes through the webhook path, and the completion
-    service writes the enrollment, the transaction, the ledger rows, the instructor follower, the
-    receipt and the bell. With a worker (``REDIS_URL``) the event waits in the queue: the return
-    page's safety net (``confirm_return``) runs the same idempotent completion here and now.
+    The signed ``checkout.session.completed`` goes through the webhook path (processed at once, at
+    ``at``), and the completion service writes the enrollment, the transaction, the ledger rows, the
+    instructor follower, the receipt and the bell, all dated ``at``.
     """
     checkout = services.start_checkout(student, course.id, student_teacher_id=teacher.id if teacher else None, now=at)
     sandbox.pay(checkout.gateway_session_id, now=at)
     db.session.refresh(checkout)
-    if checkout.status != CheckoutStatus.completed:
-        checkout = services.confirm_return(checkout.gateway_session_id, now=at)
-    if checkout is None or checkout.enrollment is None:
+    if checkout.status != CheckoutStatus.completed or checkout.enrollment is None:
         raise RuntimeError(f"the demo purchase of {course.slug} by {student.email} did not complete")
-    _backdate_purchase(checkout, checkout.enrollment, at)
     return checkout.enrollment
-
-
-def _backdate_purchase(checkout: Checkout, enrollment: Enrollment, at: datetime) -> None:
-    """Date the purchase when the demo says it happened.
-
-    Inline jobs process the sandbox's event at the current business time, not at ``at``; the
-    demo's enrollments are weeks old, so their payment, its ledger rows and its notice are too.
-    Only the dates move: amounts and rows are what the completion service wrote.
-    """
-    checkout.created_at = checkout.updated_at = checkout.completed_at = at
-    enrollment.enrolled_at = enrollment.created_at = enrollment.updated_at = at
-    if enrollment.deferred_at is not None:
-        enrollment.deferred_at = at
-    transaction = services.transaction_of(enrollment.id)
-    transaction.paid_at = transaction.created_at = transaction.updated_at = at
-    db.session.execute(sa.update(LedgerEntry).where(LedgerEntry.transaction_id == transaction.id).values(created_at=at))
-    db.session.execute(
-        sa.update(InstructorFollower)
-        .where(
-            InstructorFollower.follower_id == enrollment.student_id,
-            InstructorFollower.instructor_id == enrollment.course.creator_id,
-            InstructorFollower.first_enrollment_at > at,
-        )
-        .values(first_enrollment_at=at, created_at=at)
-    )
-    db.session.execute(
-        sa.update(Notification)
-        .where(Notification.user_id == enrollment.student_id, Notification.dedupe_key == f"enrolled:{enrollment.id}")
-        .values(created_at=at)
-    )
 
 
 def _enrollment(data: dict, *, student: User, course: Course, teacher: User | None, now: datetime) -> Enrollment | None:
@@ -1258,8 +1222,7 @@ def _connect_payouts(user: User, *, at: datetime) -> None:
     """Connect a sandbox payout account and finish its onboarding with payouts on: Fully active.
 
     Someone already connected (by an earlier load, or while demoing) is left as they are. The
-    ``account.updated`` event goes through the Connect webhook path; queued on a worker, it is
-    processed here so the demo is complete when the command returns.
+    ``account.updated`` event goes through the Connect webhook path, processed at once at ``at``.
     """
     if user.stripe_account_id:
         return
@@ -1267,23 +1230,7 @@ def _connect_payouts(user: User, *, at: datetime) -> None:
     sandbox.finish_onboarding(_link_id(url), payouts=True, now=at)
     db.session.refresh(user)
     if not (user.stripe_account_status == StripeAccountStatus.active and user.stripe_payouts_enabled):
-        waiting = db.session.scalars(
-            sa.select(WebhookEvent).where(
-                WebhookEvent.provider == "stripe_connect",
-                WebhookEvent.event_type == "account.updated",
-                WebhookEvent.status.in_([WebhookStatus.received, WebhookStatus.failed]),
-            )
-        ).all()
-        for event in waiting:
-            if event.payload.get("account") == user.stripe_account_id:
-                process_event(event.id, now=at)
-        db.session.refresh(user)
-    db.session.execute(
-        sa.update(Notification)
-        .where(Notification.user_id == user.id, Notification.dedupe_key == f"payouts-enabled:{user.stripe_account_id}")
-        .values(created_at=at)
-    )
-    db.session.commit()
+        raise RuntimeError(f"the demo payout account of {user.email} did not become active")
 
 
 @contextmanager

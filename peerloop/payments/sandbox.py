@@ -5,7 +5,8 @@ live in ``sandbox_objects``, standing in for Stripe's database. Its checkout
 page's Pay button builds a ``checkout.session.completed`` event shaped as Stripe
 sends it, signs it with ``STRIPE_WEBHOOK_SECRET`` and hands it to
 ``webhooks.services.receive_stripe``, the function behind ``/webhooks/stripe``:
-one code path for both. Connect onboarding works the same way with an
+one code path for both (the event is processed at once, at the caller's ``now``, rather than
+queued: the sandbox is its own Stripe). Connect onboarding works the same way with an
 ``account.updated`` event on the Connect endpoint's secret. Refused in production.
 """
 
@@ -259,7 +260,11 @@ def _deliver(provider: str, secret_setting: str, event_type: str, obj: dict, *, 
         event["account"] = account
     body = json.dumps(event, separators=(",", ":"))
     secret = current_app.config[secret_setting]
-    return receive_stripe(provider, body, stripe_signature.sign(body, secret), secret=secret, now=now)
+    # Verified, stored and processed by the functions behind /webhooks/stripe; processed here and now
+    # (the sandbox is its own Stripe: no network, no need to wait for a worker).
+    return receive_stripe(
+        provider, body, stripe_signature.sign(body, secret), secret=secret, now=now, process_here=True
+    )
 
 
 def open_session(session_id: str) -> dict | None:

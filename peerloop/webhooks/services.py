@@ -83,13 +83,16 @@ def _find(provider: str, event_id: str) -> WebhookEvent | None:
     )
 
 
-def ingest(provider: str, event_id: str, event_type: str, payload: dict, *, now: datetime) -> WebhookEvent:
+def ingest(
+    provider: str, event_id: str, event_type: str, payload: dict, *, now: datetime, process_here: bool = False
+) -> WebhookEvent:
     """Store a verified event once, commit, and enqueue its processing.
 
     A duplicate delivery returns the stored row and changes nothing; it is
     enqueued again only while still ``received`` or ``failed`` (processing is
     idempotent). With Redis unreachable the row stays ``received`` and the
-    sweep processes it later.
+    sweep processes it later. ``process_here`` (the sandbox gateway, which is
+    its own Stripe) processes it at once, at ``now``, instead of queueing it.
 
     :raise ValidationError: an empty or over-long provider, event id or type.
     """
@@ -123,18 +126,32 @@ def ingest(provider: str, event_id: str, event_type: str, payload: dict, *, now:
                 raise
     db.session.commit()
     if event.status in (WebhookStatus.received, WebhookStatus.failed):
-        jobs.enqueue(process_event_job, event.id)
+        if process_here:
+            process_event(event.id, now=now)
+        else:
+            jobs.enqueue(process_event_job, event.id)
     return event
 
 
-def receive_stripe(provider: str, body: bytes | str, sig_header: str | None, *, secret: str, now: datetime):
+def receive_stripe(
+    provider: str,
+    body: bytes | str,
+    sig_header: str | None,
+    *,
+    secret: str,
+    now: datetime,
+    process_here: bool = False,
+):
     """Verify a Stripe delivery and ingest it: what ``/webhooks/stripe`` and ``/webhooks/stripe-connect``
-    do, and what the sandbox gateway calls in process with an event it signed itself.
+    do, and what the sandbox gateway calls in process with an event it signed itself (processed at
+    once, at the sandbox's ``now``, so a purchase the demo dates in the past is dated so everywhere).
 
     :raise ValidationError: a bad or stale signature, or a body that is no event (nothing is stored).
     """
     verified = stripe_signature.verify(body, sig_header, secret)
-    return ingest(provider, verified.event_id, verified.event_type, verified.payload, now=now)
+    return ingest(
+        provider, verified.event_id, verified.event_type, verified.payload, now=now, process_here=process_here
+    )
 
 
 # --- process -----------------------------------------------------------------
