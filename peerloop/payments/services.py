@@ -968,6 +968,9 @@ def _check_cancellable(enrollment: Enrollment) -> None:
         raise Conflict("This enrollment is already cancelled.", code="already_cancelled")
     if enrollment.status == EnrollmentStatus.frozen:
         raise Conflict("This enrollment is on hold while a payment dispute is open.", code="enrollment_frozen")
+    if enrollment.status == EnrollmentStatus.completed:
+        # Finished and certified: there is nothing to leave (PeerLoop can still refund from the console).
+        raise Conflict("You completed this course, so there is nothing to leave.", code="already_completed")
 
 
 def cancel_enrollment(
@@ -1955,7 +1958,7 @@ def process_payout(payout_id, *, now: datetime) -> bool:
         if failures:
             payout.failure_message = (
                 f"Paid {amount} of {format_money(payout.amount_cents, payout.currency)}; the rest is back in the "
-                f"available balance: {failures[0]}"
+                f"available balance: {failures[0].rstrip('.')}."
             )
         notify(
             recipient,
@@ -1974,7 +1977,7 @@ def process_payout(payout_id, *, now: datetime) -> bool:
         )
     else:
         payout.status = PayoutStatus.failed
-        reason = failures[0] if failures else "no transfers"
+        reason = failures[0].rstrip(".") if failures else "no transfers"
         payout.failure_message = f"Unable to process: {reason}. The money is back in the available balance."
         notify(
             recipient,

@@ -239,6 +239,7 @@ def earnings():
         main=main,
         months=months,
         peak=max([cents for _, cents in months] + [1]),
+        month_names=("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
         lines=services.earning_lines(current_user.id, limit=50),
         status=services.connect_status(current_user),
         minimum_cents=services.payout_minimum_cents(),
