@@ -780,6 +780,7 @@ class RefundPlan:
     clawed_back_cents: int
     clawbacks: tuple[tuple[uuid.UUID, int], ...]  # (PayoutTransfer id, cents) to reverse
     left_cents: int  # what was left to refund before this one
+    withdrawals: tuple[tuple[uuid.UUID, int], ...] = ()  # (pending PayoutTransfer id, cents) taken back
 
 
 def _creator_id(transaction: Transaction) -> uuid.UUID:
@@ -809,6 +810,7 @@ def _plan(
         )
     absorbed = clawed = 0
     clawbacks: list[tuple[uuid.UUID, int]] = []
+    withdrawals: list[tuple[uuid.UUID, int]] = []
     if quote.creator_cents:
         rows.append(
             PlannedRow(
@@ -821,7 +823,39 @@ def _plan(
         )
         if lock:
             _lock_user(creator_id)  # a payout request at the same time cannot spend what this refund takes
-        available = available_balance(creator_id, transaction.currency)
+        # A payout requested but not yet sent gives back what it drew from this sale first: the
+        # royalty was never paid, and its transfer would draw on a refunded charge.
+        rest = quote.creator_cents
+        pending = (
+            sa.select(PayoutTransfer)
+            .join(Payout, Payout.id == PayoutTransfer.payout_id)
+            .where(
+                PayoutTransfer.transaction_id == transaction.id,
+                PayoutTransfer.status == TransferStatus.pending,
+                Payout.recipient_id == creator_id,
+                Payout.status.in_([PayoutStatus.requested, PayoutStatus.approved]),
+            )
+        )
+        for transfer in db.session.scalars(
+            (for_update(pending) if lock else pending).order_by(PayoutTransfer.created_at, PayoutTransfer.id)
+        ):
+            take = min(rest, transfer.amount_cents)
+            if take <= 0:
+                break
+            rest -= take
+            withdrawals.append((transfer.id, take))
+            memo = "withdrawn from a payout not yet sent: the sale was refunded"
+            rows.append(
+                PlannedRow(
+                    LedgerAccount.payout, LedgerKind.payout_returned, -take, creator_id, memo, transfer.payout_id
+                )
+            )
+            rows.append(
+                PlannedRow(
+                    LedgerAccount.earnings, LedgerKind.payout_returned, take, creator_id, memo, transfer.payout_id
+                )
+            )
+        available = available_balance(creator_id, transaction.currency) + (quote.creator_cents - rest)
         uncovered = quote.creator_cents - max(0, min(available, quote.creator_cents))
         if uncovered and clawback:
             for transfer in db.session.scalars(
@@ -878,6 +912,7 @@ def _plan(
         absorbed_cents=absorbed,
         clawed_back_cents=clawed,
         clawbacks=tuple(clawbacks),
+        withdrawals=tuple(withdrawals),
         left_cents=left_cents,
     )
 
@@ -1105,6 +1140,10 @@ def _execute_refund(
             idempotency_key=f"clawback-{refund.id}-{transfer.id}",
         )
         transfer.reversed_cents += cents
+        if transfer.reversed_cents >= transfer.amount_cents:
+            transfer.status = TransferStatus.reversed
+    for transfer_id, cents in plan.withdrawals:
+        _withdraw_from_payout(db.session.get(PayoutTransfer, transfer_id), cents)
     for row in plan.rows:
         db.session.add(
             LedgerEntry(
@@ -1131,6 +1170,22 @@ def _execute_refund(
     if ends_enrollment and enrollment is not None and enrollment.status != EnrollmentStatus.cancelled:
         _end_enrollment(enrollment, reason=note or "Refunded", now=now)
     return refund
+
+
+def _withdraw_from_payout(transfer: PayoutTransfer, cents: int) -> None:
+    """A payout not yet sent gives back ``cents`` of one of its transfers (its sale was refunded)."""
+    payout = db.session.get(Payout, transfer.payout_id)
+    transfer.amount_cents -= cents
+    if transfer.amount_cents <= 0:
+        transfer.amount_cents = 0
+        transfer.status = TransferStatus.failed
+        transfer.failure_message = "Withdrawn: the sale it drew on was refunded."
+    left = sum(t.amount_cents for t in payout.transfers if t.status == TransferStatus.pending)
+    if left > 0:
+        payout.amount_cents = left
+    else:  # the amount stays what was requested; nothing is left to send
+        payout.status = PayoutStatus.failed
+        payout.failure_message = "Cancelled before it was sent: the sales it drew on were refunded."
 
 
 def _admin_target(enrollment_id, *, lock: bool = True) -> tuple[Enrollment, Transaction]:

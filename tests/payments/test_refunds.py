@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from peerloop.enrollment.models import EnrollmentStatus
-from peerloop.errors import Conflict, NotFound, ValidationError
+from peerloop.errors import Conflict, NotFound, RuleViolation, ValidationError
 from peerloop.extensions import db
 from peerloop.payments import sandbox, services
 from peerloop.payments.models import (
@@ -462,27 +462,27 @@ def test_a_paid_out_royalty_is_taken_from_available_first_then_absorbed(app, pai
     assert account_sum(txn.id, LedgerAccount.platform) == 5985 - 1187 - 5985 - 2985
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a royalty in a payout that is only *requested* (no transfer made yet) counts as paid out: "
-    "services._plan sees available 0 (the request already debited it), so the platform absorbs it, and the "
-    "batch then still transfers it to the creator from the refunded charge: the platform pays it twice",
-)
 def test_a_royalty_only_requested_for_payout_is_not_absorbed(app, make, now, setup):
     course, teacher, student, enrollment, txn = setup(session_count=2)
     creator = course.creator
     connect(app, creator, now)
     payout = services.request_payout(creator, now=now)  # requested, not yet approved
     refund = services.cancel_enrollment(student, enrollment.id, reason=None, now=now)
-    batch = services.create_batch(make.admin(), include_available=False, now=now)
-    services.approve_batch(make.admin(), batch.id, now=now)
-    run_jobs(app)
     db.session.expire_all()
     assert refund.amount_cents == PRICE
     assert ledger_sum(txn.id) == PRICE
-    # What actually happens: absorbed 5985, and the payout still pays 5985 drawn on the refunded charge.
+    # The royalty was never sent: the payout gives it back instead of the platform absorbing it.
     assert refund.absorbed_cents == 0
-    assert payout.paid_cents == 0
+    assert payout.status == PayoutStatus.failed
+    assert payout.failure_message.startswith("Cancelled before it was sent")
+    assert payout.transfers[0].amount_cents == 0
+    assert services.available_balance(creator.id, "USD") == 0
+    assert account_sum(txn.id, LedgerAccount.payout, creator.id) == 0
+    # Nothing is left for a batch to send.
+    with pytest.raises(RuleViolation):
+        services.create_batch(make.admin(), include_available=False, now=now)
+    transfers = sa.select(sa.func.count()).select_from(SandboxObject).where(SandboxObject.kind == "transfer")
+    assert db.session.scalar(transfers) == 0
 
 
 # --- a session delivered before the refund, released after it -----------------------------------------
