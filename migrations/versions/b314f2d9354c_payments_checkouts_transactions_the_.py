@@ -227,7 +227,7 @@ def upgrade():
     sa.Column('transaction_id', sa.Uuid(), nullable=False),
     sa.Column('enrollment_id', sa.Uuid(), nullable=True),
     sa.Column('account', sa.Enum('platform', 'pool', 'earnings', 'payout', 'refund', 'fees', name='ledger_account', native_enum=False, create_constraint=True, length=32), nullable=False),
-    sa.Column('kind', sa.Enum('platform_share', 'creator_royalty', 'teaching_pool', 'teaching_release', 'refund', 'absorbed', 'clawback', 'stripe_fee', 'payout', 'payout_returned', 'chargeback', name='ledger_kind', native_enum=False, create_constraint=True, length=32), nullable=False),
+    sa.Column('kind', sa.Enum('platform_share', 'creator_royalty', 'teaching_pool', 'teaching_release', 'refund', 'absorbed', 'clawback', 'stripe_fee', 'payout', 'payout_returned', 'chargeback', 'forfeited', name='ledger_kind', native_enum=False, create_constraint=True, length=32), nullable=False),
     sa.Column('recipient_id', sa.Uuid(), nullable=True),
     sa.Column('amount_cents', sa.Integer(), nullable=False),
     sa.Column('currency', sa.String(length=3), nullable=False),

@@ -276,7 +276,12 @@ class RefundToolView(RoleGate, BaseView):
                 )
                 flash(f"Refunded {money(refund.amount_cents, refund.currency)}.", "success")
                 return redirect(url_for("console_transactions.details_view", id=refund.transaction_id))
-            plan = services.preview_refund(enrollment.id, amount_cents=cents, clawback=form.clawback.data)
+            plan = services.preview_refund(
+                enrollment.id,
+                amount_cents=cents,
+                clawback=form.clawback.data,
+                ends_enrollment=form.ends_enrollment.data,
+            )
         except NotFound:
             abort(404)
         except DomainError as error:  # ValidationError, Conflict, RuleViolation, ProviderUnavailable

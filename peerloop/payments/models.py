@@ -144,6 +144,7 @@ class LedgerKind(enum.StrEnum):
     payout = "payout"
     payout_returned = "payout_returned"  # a failed or reversed transfer: back to available
     chargeback = "chargeback"
+    forfeited = "forfeited"  # an ended enrollment's unused pool that a partial refund did not return
 
 
 class LedgerEntry(UUIDPrimaryKey, CreatedAt, db.Model):

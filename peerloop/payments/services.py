@@ -1,10 +1,11 @@
 """Payments: checkout, completion, the ledger, refunds, disputes, Connect and payouts.
 
 Each public function is one use case that owns its transaction (it commits),
-except ``release_teaching_share`` and the webhook handlers, which join the
-caller's. Rows are locked with ``for_update`` in one fixed order: the person
-(user row), then the enrollment, then the checkout or payout, so two use cases
-never deadlock.
+except ``release_teaching_share`` (it may join the caller's) and the webhook
+handlers (they do). Rows are locked with ``for_update`` in one fixed order, so
+two use cases never wait on each other in a circle: the enrollment, then people
+(the buyer before their checkout; a refunded course's creator), then a payout
+batch, then its payouts and their transfers.
 
 The ledger rules (issue 6, item 4) as built:
 
@@ -21,6 +22,7 @@ The ledger rules (issue 6, item 4) as built:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from collections import defaultdict
@@ -246,9 +248,15 @@ def refundable(transaction: Transaction, enrollment: Enrollment | None) -> Refun
             split.teaching_pool_cents, n, min(released, n)
         )
         owed = max(0, min(owed, pool_balance))
+    # An ended enrollment's unused pool went to the platform: still there to refund from.
+    forfeited = _sum(
+        LedgerEntry.transaction_id == transaction.id,
+        LedgerEntry.account == LedgerAccount.platform,
+        LedgerEntry.kind == LedgerKind.forfeited,
+    )
     return Refundable(
         pool_cents=max(0, pool_balance - owed),
-        platform_cents=max(0, split.platform_cents - platform_refunded),
+        platform_cents=max(0, split.platform_cents + forfeited - platform_refunded),
         creator_cents=max(0, split.creator_cents - creator_refunded),
         owed_cents=owed,
     )
@@ -781,6 +789,7 @@ class RefundPlan:
     clawbacks: tuple[tuple[uuid.UUID, int], ...]  # (PayoutTransfer id, cents) to reverse
     left_cents: int  # what was left to refund before this one
     withdrawals: tuple[tuple[uuid.UUID, int], ...] = ()  # (pending PayoutTransfer id, cents) taken back
+    forfeited_cents: int = 0  # an ending enrollment's unused pool the refund leaves: the platform's
 
 
 def _creator_id(transaction: Transaction) -> uuid.UUID:
@@ -924,6 +933,7 @@ def _custom_plan(
     *,
     clawback: bool,
     lock: bool = True,
+    ends_enrollment: bool = False,
 ):
     left = refundable(transaction, enrollment)
     if left.total_cents == 0:
@@ -942,7 +952,22 @@ def _custom_plan(
         teaching_pool_cents=left.pool_cents + left.owed_cents,
     )
     quote = money.custom_refund(remaining, left.owed_cents, amount)
-    return _plan(transaction, quote, clawback=clawback, left_cents=left.total_cents, memo="refund", lock=lock)
+    plan = _plan(transaction, quote, clawback=clawback, left_cents=left.total_cents, memo="refund", lock=lock)
+    unused_pool = left.pool_cents - quote.pool_cents
+    if ends_enrollment and enrollment is not None and unused_pool > 0:
+        # No session will be taught from what the student was not refunded: it is the platform's now,
+        # and no longer anyone's "held" (what delivered sessions are owed stays in the pool).
+        memo = "the ended enrollment's unused teaching pool, kept by the platform"
+        plan = dataclasses.replace(
+            plan,
+            rows=plan.rows
+            + (
+                PlannedRow(LedgerAccount.pool, LedgerKind.forfeited, -unused_pool, None, memo),
+                PlannedRow(LedgerAccount.platform, LedgerKind.forfeited, unused_pool, None, memo),
+            ),
+            forfeited_cents=unused_pool,
+        )
+    return plan
 
 
 def _full_plan(transaction: Transaction, enrollment: Enrollment | None) -> RefundPlan:
@@ -1200,13 +1225,17 @@ def _admin_target(enrollment_id, *, lock: bool = True) -> tuple[Enrollment, Tran
     return enrollment, transaction
 
 
-def preview_refund(enrollment_id, *, amount_cents: int | None, clawback: bool = False) -> RefundPlan:
+def preview_refund(
+    enrollment_id, *, amount_cents: int | None, clawback: bool = False, ends_enrollment: bool = False
+) -> RefundPlan:
     """What Brian's refund would do, row by row, without doing it (``amount_cents`` None: in full).
 
     :raise NotFound, Conflict, ValidationError: as ``refund_enrollment``.
     """
     enrollment, transaction = _admin_target(enrollment_id, lock=False)  # a preview reads, it locks nothing
-    plan = _custom_plan(transaction, enrollment, amount_cents, clawback=clawback, lock=False)
+    plan = _custom_plan(
+        transaction, enrollment, amount_cents, clawback=clawback, lock=False, ends_enrollment=ends_enrollment
+    )
     db.session.rollback()
     return plan
 
@@ -1232,12 +1261,16 @@ def refund_enrollment(
     :raise ProviderUnavailable, RuleViolation: the gateway failed or refused (nothing changed).
     """
     key = _check_idempotency_key(idempotency_key)
+    if key is None:
+        raise ValidationError("Preview the refund first.", fields={"token": "Missing."})
     earlier = db.session.scalar(sa.select(Refund).where(Refund.idempotency_key == f"admin-{key}"))
     if earlier is not None:
         db.session.rollback()
+        if str(earlier.enrollment_id) != str(parse_uuid(enrollment_id)):
+            raise Conflict("That refund form was already used for another enrollment: preview again.")
         return earlier
     enrollment, transaction = _admin_target(enrollment_id)
-    plan = _custom_plan(transaction, enrollment, amount_cents, clawback=clawback)
+    plan = _custom_plan(transaction, enrollment, amount_cents, clawback=clawback, ends_enrollment=ends_enrollment)
     try:
         refund = _execute_refund(
             transaction,
@@ -1379,24 +1412,7 @@ def handle_dispute_closed(event, *, now: datetime) -> None:
     dispute.closed_at = now
     if obj.get("status") == "lost":
         dispute.status = DisputeStatus.lost
-        left = refundable(transaction, enrollment).total_cents
-        if left:
-            _execute_refund(
-                transaction,
-                enrollment,
-                _full_plan(transaction, enrollment),
-                reason=RefundReason.chargeback,
-                ends_enrollment=True,
-                clawback=False,
-                actor=None,
-                note="Payment dispute lost",
-                idempotency_key=f"chargeback-{dispute.stripe_dispute_id}",
-                call_gateway=False,
-                now=now,
-            )
-        elif enrollment is not None and enrollment.status != EnrollmentStatus.cancelled:
-            _end_enrollment(enrollment, reason="Payment dispute lost", now=now)
-        transaction.status = TransactionStatus.charged_back
+        _charge_back(transaction, enrollment, dispute, now=now)
         return
     dispute.status = DisputeStatus.won
     _, _, _, refunded = _refunded_parts(transaction.id)
@@ -1409,6 +1425,68 @@ def handle_dispute_closed(event, *, now: datetime) -> None:
     )
     if enrollment is not None and enrollment.status == EnrollmentStatus.frozen:
         enrollment.status = EnrollmentStatus(dispute.enrollment_status_before or EnrollmentStatus.enrolled)
+
+
+def _charge_back(transaction: Transaction, enrollment: Enrollment | None, dispute: Dispute, *, now: datetime):
+    """A lost dispute: the bank took the disputed amount back. What is left of the sale reverses like a
+    refund; what had already been released to teachers (their shares stand) is the platform's loss."""
+    _, _, _, refunded_before = _refunded_parts(transaction.id)
+    taken = max(0, min(dispute.amount_cents, transaction.amount_cents - refunded_before))
+    left = refundable(transaction, enrollment).total_cents
+    reversed_cents = min(left, taken)
+    key = f"chargeback-{dispute.stripe_dispute_id}"
+    refund = None
+    if reversed_cents:
+        refund = _execute_refund(
+            transaction,
+            enrollment,
+            _custom_plan(transaction, enrollment, reversed_cents, clawback=False),
+            reason=RefundReason.chargeback,
+            ends_enrollment=True,
+            clawback=False,
+            actor=None,
+            note="Payment dispute lost",
+            idempotency_key=key,
+            call_gateway=False,
+            now=now,
+        )
+    loss = taken - reversed_cents
+    if loss:
+        if refund is None:
+            refund = Refund(
+                id=uuid.uuid4(),
+                transaction_id=transaction.id,
+                enrollment_id=transaction.enrollment_id,
+                amount_cents=loss,
+                currency=transaction.currency,
+                reason=RefundReason.chargeback,
+                note="Payment dispute lost",
+                idempotency_key=key,
+                created_at=now,
+            )
+            db.session.add(refund)
+        else:
+            refund.amount_cents += loss
+        refund.absorbed_cents += loss
+        db.session.flush()
+        memo = "chargeback of teaching shares already released: the platform's loss"
+        for account, cents in ((LedgerAccount.platform, -loss), (LedgerAccount.refund, loss)):
+            db.session.add(
+                LedgerEntry(
+                    transaction_id=transaction.id,
+                    enrollment_id=transaction.enrollment_id,
+                    account=account,
+                    kind=LedgerKind.chargeback,
+                    amount_cents=cents,
+                    currency=transaction.currency,
+                    refund_id=refund.id,
+                    memo=memo,
+                    created_at=now,
+                )
+            )
+    if enrollment is not None and enrollment.status != EnrollmentStatus.cancelled:
+        _end_enrollment(enrollment, reason="Payment dispute lost", now=now)
+    transaction.status = TransactionStatus.charged_back
 
 
 def handle_transfer_event(event, *, now: datetime) -> None:
@@ -1760,10 +1838,19 @@ def _request_payout(
             code="not_connected",
             fields={"account": "Connect a payout account in settings."},
         )
-    currency = (currency or balances(recipient.id)[0].currency).upper()
+    if currency is None:  # the currency with the most to pay out
+        currency = max(balances(recipient.id), key=lambda b: b.available_cents).currency
+    currency = currency.upper()
     available = available_balance(recipient.id, currency)
     amount = available if amount_cents is None else amount_cents
     minimum = payout_minimum_cents()
+    if amount_cents is None and available < minimum:
+        raise ValidationError(
+            f"Minimum balance not reached: you have {format_money(max(available, 0), currency)} available, "
+            f"payouts start at {format_money(minimum, currency)}.",
+            code="below_minimum",
+            fields={"amount_cents": f"At least {format_money(minimum, currency)}."},
+        )
     if isinstance(amount, bool) or not isinstance(amount, int) or amount < 1:
         raise ValidationError("Enter an amount of at least 0.01.", fields={"amount_cents": "At least 0.01."})
     if amount > available:

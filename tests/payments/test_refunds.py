@@ -507,3 +507,37 @@ def test_a_release_after_the_refund_still_pays_a_session_delivered_before(setup,
     assert ledger_sum(txn.id) == PRICE
     assert release(enrollment, teacher, now) is None  # session 3 was never delivered: nothing left
     assert account_sum(txn.id, LedgerAccount.earnings, teacher.id) == 2 * 6982
+
+
+# --- an ended enrollment's unused pool ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ends", [True, False])
+def test_a_partial_admin_refund_that_ends_the_enrollment_leaves_no_pool_held(setup, make, now, ends):
+    course, teacher, student, enrollment, txn = setup(session_count=4)
+    release(enrollment, teacher, now)  # one session delivered: 6982 released, 20948 still held
+    plan = services.preview_refund(enrollment.id, amount_cents=10_000, ends_enrollment=ends)
+    assert plan.forfeited_cents == (10_948 if ends else 0)
+    services.refund_enrollment(
+        make.admin(), enrollment.id, amount_cents=10_000, ends_enrollment=ends, idempotency_key=f"k-{ends}", now=now
+    )
+    db.session.expire_all()
+    assert ledger_sum(txn.id) == PRICE
+    held = services.balances(teacher.id)[0].held_cents
+    if ends:
+        # Nobody will teach the rest: it is the platform's, not the Student-Teacher's "held" forever.
+        assert account_sum(txn.id, LedgerAccount.pool) == 0 and held == 0
+        forfeited = count(LedgerEntry, LedgerEntry.transaction_id == txn.id, LedgerEntry.kind == LedgerKind.forfeited)
+        assert forfeited == 2
+    else:
+        assert account_sum(txn.id, LedgerAccount.pool) == 10_948 == held
+
+
+def test_an_admin_refund_form_used_for_another_enrollment_refunds_nothing_there(setup, make, now):
+    _, _, _, first, _ = setup(session_count=2)
+    _, _, _, second, second_txn = setup(session_count=2)
+    admin = make.admin()
+    services.refund_enrollment(admin, first.id, amount_cents=100, idempotency_key="same-form", now=now)
+    with pytest.raises(Conflict):
+        services.refund_enrollment(admin, second.id, amount_cents=100, idempotency_key="same-form", now=now)
+    assert count(Refund, Refund.transaction_id == second_txn.id) == 0

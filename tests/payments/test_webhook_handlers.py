@@ -291,3 +291,23 @@ def test_dispute_created_arriving_after_closed_won_does_not_freeze_again(send, p
     send("charge.dispute.created", dispute)
     assert db.session.get(type(enrollment), enrollment.id).status == EnrollmentStatus.enrolled
     assert db.session.scalar(sa.select(Dispute)).status == DisputeStatus.won
+
+
+def test_a_lost_dispute_after_a_released_session_records_the_platforms_loss(send, paid, make, now):
+    from uuid import uuid4
+
+    from peerloop.payments.models import LedgerAccount
+    from tests.payments.conftest import FakeSession, account_sum
+
+    enrollment, txn = paid
+    teacher = make.user()
+    released = services.release_teaching_share(FakeSession(uuid4(), enrollment.id, teacher.id), now=now)
+    dispute = {"id": "dp_6", "charge": txn.stripe_charge_id, "amount": 39900}
+    send("charge.dispute.created", dispute)
+    send("charge.dispute.closed", {**dispute, "status": "lost"})
+    refund = db.session.scalar(sa.select(Refund))
+    # The bank took the whole charge; the teacher keeps the share they earned; the platform bears it.
+    assert (refund.amount_cents, refund.absorbed_cents) == (39900, released.amount_cents)
+    assert account_sum(txn.id, LedgerAccount.refund) == 39900
+    assert account_sum(txn.id, LedgerAccount.earnings, teacher.id) == released.amount_cents
+    assert ledger_sum(txn.id) == 39900
