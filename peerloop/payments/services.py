@@ -713,8 +713,8 @@ def release_teaching_share(session, *, now: datetime, commit: bool = True) -> Le
     remainder on the last). ``session`` has ``id``, ``enrollment_id`` and ``teacher_id``.
 
     Idempotent per session. A session delivered while its enrollment was active is paid even if
-    the enrollment was refunded since (the refund kept its share). Nothing once every share
-    is released, or when the enrollment was charged back. Returns the earnings row, or None.
+    the enrollment was refunded or charged back since (the refund kept its share in the pool). Nothing
+    once every share is released or the pool is empty. Returns the earnings row, or None.
     """
     existing = db.session.scalar(
         sa.select(LedgerEntry).where(
@@ -727,7 +727,7 @@ def release_teaching_share(session, *, now: datetime, commit: bool = True) -> Le
         return existing
     enrollment = db.session.scalar(for_update(sa.select(Enrollment).where(Enrollment.id == session.enrollment_id)))
     transaction = transaction_of(enrollment.id) if enrollment else None
-    if transaction is None or transaction.status == TransactionStatus.charged_back:
+    if transaction is None:
         return None
     split = original_split(transaction)
     released = _released_count(enrollment.id)
@@ -835,7 +835,7 @@ def _plan(
         # A payout requested but not yet sent gives back what it drew from this sale first: the
         # royalty was never paid, and its transfer would draw on a refunded charge.
         rest = quote.creator_cents
-        pending = (
+        unsent = (
             sa.select(PayoutTransfer)
             .join(Payout, Payout.id == PayoutTransfer.payout_id)
             .where(
@@ -845,8 +845,15 @@ def _plan(
                 Payout.status.in_([PayoutStatus.requested, PayoutStatus.approved]),
             )
         )
+        if lock:  # payouts before their transfers, the order process_payout takes them in
+            payout_ids = sorted(set(db.session.scalars(unsent.with_only_columns(PayoutTransfer.payout_id))))
+            if payout_ids:
+                db.session.scalars(
+                    for_update(sa.select(Payout.id).where(Payout.id.in_(payout_ids)).order_by(Payout.id))
+                ).all()
+            unsent = for_update(unsent).with_for_update(of=PayoutTransfer)
         for transfer in db.session.scalars(
-            (for_update(pending) if lock else pending).order_by(PayoutTransfer.created_at, PayoutTransfer.id)
+            unsent.order_by(PayoutTransfer.created_at, PayoutTransfer.id).execution_options(populate_existing=True)
         ):
             take = min(rest, transfer.amount_cents)
             if take <= 0:
@@ -867,7 +874,7 @@ def _plan(
         available = available_balance(creator_id, transaction.currency) + (quote.creator_cents - rest)
         uncovered = quote.creator_cents - max(0, min(available, quote.creator_cents))
         if uncovered and clawback:
-            for transfer in db.session.scalars(
+            sent = (
                 sa.select(PayoutTransfer)
                 .join(Payout, Payout.id == PayoutTransfer.payout_id)
                 .where(
@@ -875,8 +882,11 @@ def _plan(
                     PayoutTransfer.status == TransferStatus.created,
                     Payout.recipient_id == creator_id,
                 )
-                .order_by(PayoutTransfer.created_at)
-            ):
+                .order_by(PayoutTransfer.created_at, PayoutTransfer.id)
+            )
+            if lock:  # a transfer.reversed event about the same transfer waits for this refund
+                sent = for_update(sent).with_for_update(of=PayoutTransfer)
+            for transfer in db.session.scalars(sent.execution_options(populate_existing=True)):
                 take = min(uncovered - clawed, transfer.amount_cents - transfer.reversed_cents)
                 if take > 0:
                     clawbacks.append((transfer.id, take))
@@ -1049,6 +1059,7 @@ def cancel_enrollment(
     enrollment = _own_enrollment(student, enrollment_id, lock=True)
     _check_cancellable(enrollment)
     quote, transaction = default_quote(enrollment)
+    _, transaction = _lock_sale(transaction.id)  # the enrollment is held already: then its transaction
     if expected_refund_cents is not None and expected_refund_cents != quote.total_cents:
         db.session.rollback()
         raise Conflict(
@@ -1157,19 +1168,29 @@ def _execute_refund(
         refund.status = RefundStatus.pending if result.status == "pending" else RefundStatus.succeeded
     db.session.add(refund)
     db.session.flush()
+    rows = list(plan.rows)
     for transfer_id, cents in plan.clawbacks:
         transfer = db.session.get(PayoutTransfer, transfer_id)
-        gateway().reverse_transfer(
-            transfer_id=transfer.stripe_transfer_id,
-            amount_cents=cents,
-            idempotency_key=f"clawback-{refund.id}-{transfer.id}",
-        )
+        try:
+            gateway().reverse_transfer(
+                transfer_id=transfer.stripe_transfer_id,
+                amount_cents=cents,
+                idempotency_key=f"clawback-{refund.id}-{transfer.id}",
+            )
+        except GatewayError as error:
+            # The student's refund went through already: never leave it without its rows. What could
+            # not be taken back is the platform's, as when no clawback is asked for.
+            log.warning("clawback of %s on transfer %s failed: %s", cents, transfer.id, error.message)
+            rows = _absorb_instead_of_clawback(rows, transfer, cents)
+            refund.clawed_back_cents -= cents
+            refund.absorbed_cents += cents
+            continue
         transfer.reversed_cents += cents
         if transfer.reversed_cents >= transfer.amount_cents:
             transfer.status = TransferStatus.reversed
     for transfer_id, cents in plan.withdrawals:
         _withdraw_from_payout(db.session.get(PayoutTransfer, transfer_id), cents)
-    for row in plan.rows:
+    for row in rows:
         db.session.add(
             LedgerEntry(
                 transaction_id=transaction.id,
@@ -1197,6 +1218,17 @@ def _execute_refund(
     return refund
 
 
+def _absorb_instead_of_clawback(rows: list[PlannedRow], transfer: PayoutTransfer, cents: int) -> list[PlannedRow]:
+    """The planned rows with one failed clawback turned into the platform absorbing that amount."""
+    kept = [r for r in rows if not (r.kind == LedgerKind.clawback and r.payout_id == transfer.payout_id)]
+    memo = "royalty already paid out, absorbed by the platform (the transfer reversal failed)"
+    creator_id = next(r.recipient_id for r in rows if r.kind == LedgerKind.clawback)
+    return kept + [
+        PlannedRow(LedgerAccount.platform, LedgerKind.absorbed, -cents, None, memo),
+        PlannedRow(LedgerAccount.earnings, LedgerKind.absorbed, cents, creator_id, memo),
+    ]
+
+
 def _withdraw_from_payout(transfer: PayoutTransfer, cents: int) -> None:
     """A payout not yet sent gives back ``cents`` of one of its transfers (its sale was refunded)."""
     payout = db.session.get(Payout, transfer.payout_id)
@@ -1222,6 +1254,8 @@ def _admin_target(enrollment_id, *, lock: bool = True) -> tuple[Enrollment, Tran
     transaction = transaction_of(enrollment.id)
     if transaction is None:
         raise Conflict("This enrollment has no payment to refund.", code="nothing_to_refund")
+    if lock:
+        _, transaction = _lock_sale(transaction.id)
     return enrollment, transaction
 
 
@@ -1316,66 +1350,109 @@ def handle_checkout_completed(event, *, now: datetime) -> None:
 
 def handle_checkout_expired(event, *, now: datetime) -> None:
     checkout = checkout_by_session_id(str(event.data_object.get("id") or ""))
-    if checkout is not None and checkout.status == CheckoutStatus.open:
+    if checkout is None:
+        return
+    checkout = db.session.scalar(
+        for_update(sa.select(Checkout).where(Checkout.id == checkout.id)).execution_options(populate_existing=True)
+    )
+    if checkout.status == CheckoutStatus.open:
         checkout.status = CheckoutStatus.expired
 
 
-def _transaction_for_charge(charge: dict | str | None, payment_intent: str | None = None) -> Transaction | None:
+def _lock_sale(transaction_id: uuid.UUID) -> tuple[Enrollment | None, Transaction]:
+    """Lock a sale in the fixed order: its enrollment, then its transaction (a refund in flight holds the
+    enrollment, so an event about the same charge waits for it and then sees it)."""
+    enrollment_id = db.session.scalar(sa.select(Transaction.enrollment_id).where(Transaction.id == transaction_id))
+    enrollment = None
+    if enrollment_id is not None:
+        enrollment = db.session.scalar(
+            for_update(sa.select(Enrollment).where(Enrollment.id == enrollment_id)).execution_options(
+                populate_existing=True
+            )
+        )
+    transaction = db.session.scalar(
+        for_update(sa.select(Transaction).where(Transaction.id == transaction_id)).execution_options(
+            populate_existing=True
+        )
+    )
+    return enrollment, transaction
+
+
+def _transaction_for_charge(
+    charge: dict | str | None, payment_intent: str | None = None
+) -> tuple[Enrollment | None, Transaction | None]:
+    """The sale a charge event is about, locked (enrollment, then transaction), or (None, None)."""
     charge_id = charge.get("id") if isinstance(charge, dict) else charge
     clauses = []
-    if charge_id:
+    if isinstance(charge_id, str) and charge_id:
         clauses.append(Transaction.stripe_charge_id == charge_id)
-    if payment_intent:
+    if isinstance(payment_intent, str) and payment_intent:
         clauses.append(Transaction.stripe_payment_id == payment_intent)
     if not clauses:
-        return None
-    return db.session.scalar(for_update(sa.select(Transaction).where(sa.or_(*clauses))))
+        return None, None
+    transaction_id = db.session.scalar(sa.select(Transaction.id).where(sa.or_(*clauses)))
+    if transaction_id is None:
+        return None, None
+    return _lock_sale(transaction_id)
 
 
 def handle_charge_refunded(event, *, now: datetime) -> None:
     """A refund made outside PeerLoop (the Stripe dashboard): record the difference, part by part."""
     obj = event.data_object
-    transaction = _transaction_for_charge(obj.get("id"), obj.get("payment_intent"))
+    enrollment, transaction = _transaction_for_charge(obj.get("id"), obj.get("payment_intent"))
     if transaction is None:
         return
     _, _, _, known = _refunded_parts(transaction.id)
     refunded = obj.get("amount_refunded") if isinstance(obj.get("amount_refunded"), int) else 0
-    extra = refunded - known
+    extra = min(refunded, transaction.amount_cents) - known
     if extra <= 0:
         return
-    enrollment = db.session.get(Enrollment, transaction.enrollment_id) if transaction.enrollment_id else None
     left = refundable(transaction, enrollment).total_cents
-    plan = _custom_plan(transaction, enrollment, min(extra, left), clawback=False) if left else None
-    if plan is None:
-        return
-    _execute_refund(
+    reversed_cents = min(extra, left)
+    refund = None
+    if reversed_cents:
+        refund = _execute_refund(
+            transaction,
+            enrollment,
+            _custom_plan(transaction, enrollment, reversed_cents, clawback=False),
+            reason=RefundReason.external,
+            ends_enrollment=reversed_cents >= left,
+            clawback=False,
+            actor=None,
+            note="Refunded at the payment provider",
+            idempotency_key=f"external-{event.event_id}",
+            call_gateway=False,
+            now=now,
+        )
+    # More than was left (the student got back shares already released to teachers, who keep them):
+    # the platform's loss, recorded.
+    _record_platform_loss(
         transaction,
-        enrollment,
-        plan,
+        refund,
+        extra - reversed_cents,
         reason=RefundReason.external,
-        ends_enrollment=plan.quote.total_cents >= left,
-        clawback=False,
-        actor=None,
+        kind=LedgerKind.absorbed,
         note="Refunded at the payment provider",
         idempotency_key=f"external-{event.event_id}",
-        call_gateway=False,
+        memo="refunded at the provider beyond what was left: teaching shares already released",
         now=now,
     )
+    if (
+        enrollment is not None
+        and refunded >= transaction.amount_cents
+        and enrollment.status != EnrollmentStatus.cancelled
+    ):
+        _end_enrollment(enrollment, reason="Refunded at the payment provider", now=now)
 
 
 def handle_dispute_created(event, *, now: datetime) -> None:
     obj = event.data_object
-    transaction = _transaction_for_charge(obj.get("charge"), obj.get("payment_intent"))
+    enrollment, transaction = _transaction_for_charge(obj.get("charge"), obj.get("payment_intent"))
     if transaction is None:
         return
     dispute_id = str(obj.get("id") or "")
     if db.session.scalar(sa.select(Dispute.id).where(Dispute.stripe_dispute_id == dispute_id)) is not None:
         return
-    enrollment = (
-        db.session.scalar(for_update(sa.select(Enrollment).where(Enrollment.id == transaction.enrollment_id)))
-        if transaction.enrollment_id
-        else None
-    )
     db.session.add(
         Dispute(
             transaction_id=transaction.id,
@@ -1407,8 +1484,7 @@ def handle_dispute_closed(event, *, now: datetime) -> None:
             return
     if dispute.status != DisputeStatus.open:
         return
-    transaction = db.session.get(Transaction, dispute.transaction_id)
-    enrollment = db.session.get(Enrollment, transaction.enrollment_id) if transaction.enrollment_id else None
+    enrollment, transaction = _lock_sale(dispute.transaction_id)
     dispute.closed_at = now
     if obj.get("status") == "lost":
         dispute.status = DisputeStatus.lost
@@ -1425,6 +1501,62 @@ def handle_dispute_closed(event, *, now: datetime) -> None:
     )
     if enrollment is not None and enrollment.status == EnrollmentStatus.frozen:
         enrollment.status = EnrollmentStatus(dispute.enrollment_status_before or EnrollmentStatus.enrolled)
+
+
+def _record_platform_loss(
+    transaction: Transaction,
+    refund: Refund | None,
+    loss: int,
+    *,
+    reason: RefundReason,
+    kind: LedgerKind,
+    note: str,
+    idempotency_key: str,
+    memo: str,
+    now: datetime,
+) -> None:
+    """Money the student got back beyond what the sale had left (shares already released to teachers,
+    who keep them): ``platform −loss`` / ``refund +loss``, on ``refund`` or a Refund row of its own."""
+    if loss <= 0:
+        return
+    if refund is None:
+        refund = Refund(
+            id=uuid.uuid4(),
+            transaction_id=transaction.id,
+            enrollment_id=transaction.enrollment_id,
+            amount_cents=loss,
+            currency=transaction.currency,
+            reason=reason,
+            note=note,
+            idempotency_key=idempotency_key,
+            created_at=now,
+        )
+        db.session.add(refund)
+    else:
+        refund.amount_cents += loss
+    refund.absorbed_cents += loss
+    db.session.flush()
+    for account, cents in ((LedgerAccount.platform, -loss), (LedgerAccount.refund, loss)):
+        db.session.add(
+            LedgerEntry(
+                transaction_id=transaction.id,
+                enrollment_id=transaction.enrollment_id,
+                account=account,
+                kind=kind,
+                amount_cents=cents,
+                currency=transaction.currency,
+                refund_id=refund.id,
+                memo=memo,
+                created_at=now,
+            )
+        )
+    _, _, _, refunded_total = _refunded_parts(transaction.id)
+    if transaction.status not in (TransactionStatus.disputed, TransactionStatus.charged_back):
+        transaction.status = (
+            TransactionStatus.refunded
+            if refunded_total >= transaction.amount_cents
+            else TransactionStatus.partially_refunded
+        )
 
 
 def _charge_back(transaction: Transaction, enrollment: Enrollment | None, dispute: Dispute, *, now: datetime):
@@ -1450,40 +1582,17 @@ def _charge_back(transaction: Transaction, enrollment: Enrollment | None, disput
             call_gateway=False,
             now=now,
         )
-    loss = taken - reversed_cents
-    if loss:
-        if refund is None:
-            refund = Refund(
-                id=uuid.uuid4(),
-                transaction_id=transaction.id,
-                enrollment_id=transaction.enrollment_id,
-                amount_cents=loss,
-                currency=transaction.currency,
-                reason=RefundReason.chargeback,
-                note="Payment dispute lost",
-                idempotency_key=key,
-                created_at=now,
-            )
-            db.session.add(refund)
-        else:
-            refund.amount_cents += loss
-        refund.absorbed_cents += loss
-        db.session.flush()
-        memo = "chargeback of teaching shares already released: the platform's loss"
-        for account, cents in ((LedgerAccount.platform, -loss), (LedgerAccount.refund, loss)):
-            db.session.add(
-                LedgerEntry(
-                    transaction_id=transaction.id,
-                    enrollment_id=transaction.enrollment_id,
-                    account=account,
-                    kind=LedgerKind.chargeback,
-                    amount_cents=cents,
-                    currency=transaction.currency,
-                    refund_id=refund.id,
-                    memo=memo,
-                    created_at=now,
-                )
-            )
+    _record_platform_loss(
+        transaction,
+        refund,
+        taken - reversed_cents,
+        reason=RefundReason.chargeback,
+        kind=LedgerKind.chargeback,
+        note="Payment dispute lost",
+        idempotency_key=key,
+        memo="chargeback of teaching shares already released: the platform's loss",
+        now=now,
+    )
     if enrollment is not None and enrollment.status != EnrollmentStatus.cancelled:
         _end_enrollment(enrollment, reason="Payment dispute lost", now=now)
     transaction.status = TransactionStatus.charged_back
@@ -2052,46 +2161,88 @@ def _return_to_available(transfer: PayoutTransfer, payout: Payout, cents: int, *
     )
 
 
-def process_payout(payout_id, *, now: datetime) -> bool:
-    """Transfer an approved payout, one transfer per source charge, holding the payout's row lock.
-    A transfer the gateway refuses returns its money to available; the payout is paid for what was
-    transferred (and says so), failed when nothing was. Idempotency keys make a rerun after a crash
-    find the transfers already made. Returns whether it settled the payout now."""
-    payout = db.session.scalar(
+def _locked_payout(payout_id) -> Payout | None:
+    return db.session.scalar(
         for_update(sa.select(Payout).where(Payout.id == payout_id)).execution_options(populate_existing=True)
     )
+
+
+def process_payout(payout_id, *, now: datetime) -> bool:
+    """Transfer an approved payout, one transfer per source charge. Returns whether it settled it now.
+
+    ``processing`` is committed before any money moves, and each transfer is committed as soon as the
+    gateway answers, under the payout's and the transfer's row locks (in that order): a crash midway
+    leaves the payout ``processing`` (never taken for unsent by a refund), and a rerun (the sweep's)
+    finds the transfers already made by their idempotency keys. A transfer the gateway refuses returns
+    its money to available; a time-out leaves it pending for the rerun (it may have gone through). The
+    payout is paid for what was transferred (and says so), failed when nothing was.
+    """
+    payout = _locked_payout(payout_id)
     if payout is None or payout.status not in (PayoutStatus.approved, PayoutStatus.processing):
         db.session.rollback()
         return False
     payout.status = PayoutStatus.processing
+    transfer_ids = [t.id for t in sorted(payout.transfers, key=lambda t: t.id) if t.status == TransferStatus.pending]
+    db.session.commit()
+    for transfer_id in transfer_ids:
+        if not _send_transfer(payout_id, transfer_id, now=now):
+            return False  # the gateway could not be reached: the sweep tries again
+    return _settle_payout(payout_id, now=now)
+
+
+def _send_transfer(payout_id, transfer_id, *, now: datetime) -> bool:
+    """Make one transfer of a processing payout; False when the gateway could not say (retry later)."""
+    payout = _locked_payout(payout_id)
+    transfer = db.session.scalar(
+        for_update(sa.select(PayoutTransfer).where(PayoutTransfer.id == transfer_id)).execution_options(
+            populate_existing=True
+        )
+    )
+    if payout is None or payout.status != PayoutStatus.processing or transfer.status != TransferStatus.pending:
+        db.session.commit()
+        return True
     recipient = db.session.get(User, payout.recipient_id)
-    failures = []
-    for transfer in payout.transfers:
-        if transfer.status != TransferStatus.pending:
-            continue
-        transaction = db.session.get(Transaction, transfer.transaction_id)
-        try:
-            if not recipient.stripe_account_id or not recipient.stripe_payouts_enabled:
-                raise GatewayError("The payout account is not connected any more.")
-            made = gateway().create_transfer(
-                TransferRequest(
-                    amount_cents=transfer.amount_cents,
-                    currency=transfer.currency,
-                    destination=recipient.stripe_account_id,
-                    source_transaction=transaction.stripe_charge_id,
-                    transfer_group=transaction.transfer_group,
-                    idempotency_key=f"payout-transfer-{transfer.id}",
-                    metadata={"payout_id": str(payout.id), "transaction_id": str(transaction.id)},
-                )
+    transaction = db.session.get(Transaction, transfer.transaction_id)
+    try:
+        if not recipient.stripe_account_id or not recipient.stripe_payouts_enabled:
+            raise GatewayError("The payout account is not connected any more.")
+        made = gateway().create_transfer(
+            TransferRequest(
+                amount_cents=transfer.amount_cents,
+                currency=transfer.currency,
+                destination=recipient.stripe_account_id,
+                source_transaction=transaction.stripe_charge_id,
+                transfer_group=transaction.transfer_group,
+                idempotency_key=f"payout-transfer-{transfer.id}",
+                metadata={"payout_id": str(payout.id), "transaction_id": str(transaction.id)},
             )
-        except GatewayError as error:
-            transfer.status = TransferStatus.failed
-            transfer.failure_message = error.message[:2000]
-            failures.append(error.message)
-            _return_to_available(transfer, payout, transfer.amount_cents, memo="transfer failed", now=now)
-            continue
+        )
+    except GatewayError as error:
+        if error.retryable:
+            db.session.rollback()
+            log.warning("payout %s transfer %s: %s; left for the sweep", payout_id, transfer_id, error.message)
+            return False
+        transfer.status = TransferStatus.failed
+        transfer.failure_message = error.message[:2000]
+        _return_to_available(transfer, payout, transfer.amount_cents, memo="transfer failed", now=now)
+    else:
         transfer.status = TransferStatus.created
         transfer.stripe_transfer_id = made.id
+    db.session.commit()
+    return True
+
+
+def _settle_payout(payout_id, *, now: datetime) -> bool:
+    payout = _locked_payout(payout_id)
+    if (
+        payout is None
+        or payout.status != PayoutStatus.processing
+        or any(t.status == TransferStatus.pending for t in payout.transfers)
+    ):
+        db.session.commit()
+        return False
+    recipient = db.session.get(User, payout.recipient_id)
+    failures = [t.failure_message for t in payout.transfers if t.status == TransferStatus.failed and t.failure_message]
     payout.paid_cents = sum(t.amount_cents for t in payout.transfers if t.status == TransferStatus.created)
     amount = format_money(payout.paid_cents, payout.currency)
     if payout.paid_cents:
@@ -2133,6 +2284,16 @@ def process_payout(payout_id, *, now: datetime) -> bool:
         )
     db.session.commit()
     return True
+
+
+def resume_approved_batches(now: datetime) -> int:
+    """Sweep step: finish approved batches whose job was lost (Redis down) or whose transfers timed out.
+    Safe to run beside the job: every payout and transfer is locked while it moves."""
+    ids = db.session.scalars(
+        sa.select(PayoutBatch.id).where(PayoutBatch.status == PayoutBatchStatus.approved).order_by(PayoutBatch.id)
+    ).all()
+    db.session.rollback()
+    return sum(process_batch(batch_id, now=now) for batch_id in ids)
 
 
 # --- dashboard ---------------------------------------------------------------------

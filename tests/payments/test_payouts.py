@@ -400,3 +400,36 @@ def test_processing_an_approved_batch_twice_makes_each_transfer_once(app, make, 
     assert len(sandbox_objects("transfer")) == 2
     assert sum(t.data["amount"] for t in sandbox_objects("transfer")) == 2 * ROYALTY
     assert batch.status == PayoutBatchStatus.processed
+
+
+def test_a_transfer_that_times_out_waits_for_the_sweep_and_is_never_sent_twice(app, make, now, seller, monkeypatch):
+    """A time-out may have gone through: the payout stays processing (a refund then counts it as sent),
+    and the sweep's rerun sends the same idempotency key, so the gateway answers the first transfer."""
+    from peerloop.cli import run_sweep
+    from peerloop.payments.interfaces import GatewayError
+
+    creator, transactions = seller
+    payout = services.request_payout(creator, now=now)
+    batch = services.create_batch(make.admin(), include_available=False, now=now)
+    real = sandbox.SandboxGateway.create_transfer
+    calls = []
+
+    def flaky(self, request):
+        calls.append(request.idempotency_key)
+        made = real(self, request)  # it went through at the gateway...
+        if len(calls) == 2:
+            raise GatewayError("The payment provider could not be reached.", retryable=True)  # ...unheard
+        return made
+
+    monkeypatch.setattr(sandbox.SandboxGateway, "create_transfer", flaky)
+    approve(app, make, batch, now)
+    assert payout.status == PayoutStatus.processing
+    assert sorted(t.status for t in payout.transfers) == [TransferStatus.created, TransferStatus.pending]
+    assert batch.status == PayoutBatchStatus.approved
+
+    run_sweep(now)
+    db.session.expire_all()
+    assert payout.status == PayoutStatus.paid and payout.paid_cents == 2 * ROYALTY
+    assert batch.status == PayoutBatchStatus.processed
+    assert calls[1] == calls[2]  # the rerun used the same key
+    assert len(sandbox_objects("transfer")) == 2  # and the gateway made it once

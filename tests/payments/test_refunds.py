@@ -541,3 +541,25 @@ def test_an_admin_refund_form_used_for_another_enrollment_refunds_nothing_there(
     with pytest.raises(Conflict):
         services.refund_enrollment(admin, second.id, amount_cents=100, idempotency_key="same-form", now=now)
     assert count(Refund, Refund.transaction_id == second_txn.id) == 0
+
+
+def test_a_clawback_the_gateway_refuses_is_absorbed_and_the_refund_still_recorded(paid_out, make, now, monkeypatch):
+    from peerloop.payments.interfaces import GatewayError
+
+    course, creator, enrollment, txn, payout = paid_out
+
+    def refuse(self, **kwargs):
+        raise GatewayError("The connected account's balance is too low to reverse.")
+
+    monkeypatch.setattr(sandbox.SandboxGateway, "reverse_transfer", refuse)
+    refund = services.refund_enrollment(
+        make.admin(), enrollment.id, amount_cents=None, clawback=True, idempotency_key="c", now=now
+    )
+    db.session.expire_all()
+    # The student's money went back at the gateway: the refund and its rows exist, the royalty is absorbed.
+    assert (refund.amount_cents, refund.absorbed_cents, refund.clawed_back_cents) == (PRICE, 5985, 0)
+    assert count(LedgerEntry, LedgerEntry.refund_id == refund.id, LedgerEntry.kind == LedgerKind.clawback) == 0
+    assert len(sandbox_objects("refund")) == 1
+    assert services.balances(creator.id)[0].paid_cents == 5985
+    assert services.available_balance(creator.id, "USD") == 0
+    assert ledger_sum(txn.id) == PRICE

@@ -311,3 +311,25 @@ def test_a_lost_dispute_after_a_released_session_records_the_platforms_loss(send
     assert account_sum(txn.id, LedgerAccount.refund) == 39900
     assert account_sum(txn.id, LedgerAccount.earnings, teacher.id) == released.amount_cents
     assert ledger_sum(txn.id) == 39900
+
+
+def test_a_full_refund_at_stripe_after_a_released_session_records_the_platforms_loss(send, paid, make, now):
+    from uuid import uuid4
+
+    from peerloop.payments.models import LedgerAccount
+    from tests.payments.conftest import FakeSession, account_sum
+
+    enrollment, txn = paid
+    teacher = make.user()
+    released = services.release_teaching_share(FakeSession(uuid4(), enrollment.id, teacher.id), now=now)
+    charge = {"id": txn.stripe_charge_id, "payment_intent": txn.stripe_payment_id, "amount_refunded": 39900}
+    send("charge.refunded", charge)
+    send("charge.refunded", charge)  # a repeat changes nothing
+    refunds = db.session.scalars(sa.select(Refund)).all()
+    assert len(refunds) == 1
+    assert (refunds[0].amount_cents, refunds[0].absorbed_cents) == (39900, released.amount_cents)
+    assert account_sum(txn.id, LedgerAccount.refund) == 39900
+    assert account_sum(txn.id, LedgerAccount.earnings, teacher.id) == released.amount_cents  # they keep it
+    assert ledger_sum(txn.id) == 39900
+    assert db.session.get(Transaction, txn.id).status == TransactionStatus.refunded
+    assert db.session.get(type(enrollment), enrollment.id).status == EnrollmentStatus.cancelled
