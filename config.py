@@ -147,8 +147,15 @@ def from_env(env: dict | None = None) -> dict:
     database_url = env.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'peerloop.db'}"
     redis_url = env.get("REDIS_URL") or None
     payment_gateway = env.get("PAYMENT_GATEWAY") or ("stripe" if env.get("STRIPE_SECRET_KEY") else "sandbox")
+    if payment_gateway not in ("stripe", "sandbox"):
+        raise ConfigError(f"PAYMENT_GATEWAY must be stripe or sandbox, got {payment_gateway!r}")
     if production and payment_gateway == "sandbox":
         raise ConfigError("PEERLOOP_ENV=production refuses the sandbox payment gateway: set STRIPE_SECRET_KEY")
+    if payment_gateway == "stripe" and not env.get("STRIPE_SECRET_KEY"):
+        raise ConfigError("PAYMENT_GATEWAY=stripe requires STRIPE_SECRET_KEY")
+    # The development signing secret is public: only the sandbox may use it. With Stripe, a webhook
+    # whose secret is unset answers 404 rather than trust events anyone could sign.
+    dev_secret = DEV_STRIPE_WEBHOOK_SECRET if payment_gateway == "sandbox" and not production else None
     if production and env.get("STRIPE_SECRET_KEY"):
         missing = [k for k in WEBHOOK_SECRETS if not env.get(k)]
         if missing:
@@ -218,12 +225,8 @@ def from_env(env: dict | None = None) -> dict:
         # The smallest payout a person may request, in cents of their balance's currency.
         "PAYOUT_MINIMUM_CENTS": _int(env, "PAYOUT_MINIMUM_CENTS", 5000),
         # Webhook signing secrets; the development value when unset outside production.
-        "STRIPE_WEBHOOK_SECRET": (
-            env.get("STRIPE_WEBHOOK_SECRET") or (None if production else DEV_STRIPE_WEBHOOK_SECRET)
-        ),
-        "STRIPE_CONNECT_WEBHOOK_SECRET": (
-            env.get("STRIPE_CONNECT_WEBHOOK_SECRET") or (None if production else DEV_STRIPE_WEBHOOK_SECRET)
-        ),
+        "STRIPE_WEBHOOK_SECRET": (env.get("STRIPE_WEBHOOK_SECRET") or dev_secret),
+        "STRIPE_CONNECT_WEBHOOK_SECRET": (env.get("STRIPE_CONNECT_WEBHOOK_SECRET") or dev_secret),
         "VIDEO_PROVIDER": env.get("VIDEO_PROVIDER", "link"),
         "VIDEO_LINK_BASE_URL": env.get("VIDEO_LINK_BASE_URL", "https://meet.jit.si/peerloop-"),
         "EMAIL_BACKEND": email_backend,

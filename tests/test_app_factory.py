@@ -143,3 +143,27 @@ def test_development_has_a_public_url_by_default():
 def test_checkout_expiry_must_be_within_stripes_bounds(minutes):
     with pytest.raises(ConfigError, match="CHECKOUT_EXPIRES_MINUTES"):
         from_env({"CHECKOUT_EXPIRES_MINUTES": minutes})
+
+
+def test_the_public_development_secret_is_for_the_sandbox_only():
+    sandbox = from_env({})
+    assert sandbox["STRIPE_WEBHOOK_SECRET"] == sandbox["STRIPE_CONNECT_WEBHOOK_SECRET"] == "whsec_peerloop_development"
+    stripe_dev = from_env({"STRIPE_SECRET_KEY": "sk_test_x"})
+    assert stripe_dev["PAYMENT_GATEWAY"] == "stripe"
+    assert stripe_dev["STRIPE_WEBHOOK_SECRET"] is None and stripe_dev["STRIPE_CONNECT_WEBHOOK_SECRET"] is None
+    assert (
+        from_env({"STRIPE_SECRET_KEY": "sk_test_x", "STRIPE_WEBHOOK_SECRET": "whsec_real"})["STRIPE_WEBHOOK_SECRET"]
+        == "whsec_real"
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"PAYMENT_GATEWAY": "stripe"}, "requires STRIPE_SECRET_KEY"),
+        ({"PAYMENT_GATEWAY": "paypal"}, "must be stripe or sandbox"),
+    ],
+)
+def test_a_gateway_that_cannot_work_is_refused_at_start(env, message):
+    with pytest.raises(ConfigError, match=message):
+        from_env(env)

@@ -46,9 +46,12 @@ def checkout_session():
             "Holding a time at checkout arrives with booking: enroll, then book.",
             fields={"start": "Not supported yet."},
         )
+    course_id = _optional_str(data, "course_id", 64)
+    if not course_id:
+        raise ValidationError("Say which course to buy.", fields={"course_id": "Required."})
     checkout = services.start_checkout(
         current_user,
-        _optional_str(data, "course_id", 64) or "",
+        course_id,
         student_teacher_id=_optional_str(data, "student_teacher_id", 64),
         schedule_later=not data.get("student_teacher_id"),
         idempotency_key=request.headers.get("Idempotency-Key"),

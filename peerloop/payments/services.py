@@ -42,6 +42,7 @@ from peerloop.db import for_update, parse_uuid
 from peerloop.enrollment.models import Enrollment, EnrollmentStatus
 from peerloop.errors import Conflict, NotFound, ProviderUnavailable, RuleViolation, ValidationError
 from peerloop.extensions import db
+from peerloop.notifications.models import Notification
 from peerloop.notifications.services import notify
 from peerloop.payments import money
 from peerloop.payments.interfaces import (
@@ -512,6 +513,8 @@ def complete_checkout(session: GatewayCheckout, *, now: datetime) -> Enrollment 
         raise ValueError(f"session {session.id} names checkout {meta_id}, ours is {checkout.id}")
     if session.payment_status != "paid":
         return None
+    if not session.payment_intent:
+        raise ValueError(f"session {session.id} is paid but names no payment intent")
     db.session.scalar(for_update(sa.select(User.id).where(User.id == checkout.student_id)))
     checkout = db.session.scalar(
         for_update(sa.select(Checkout).where(Checkout.id == checkout.id)).execution_options(populate_existing=True)
@@ -525,7 +528,7 @@ def complete_checkout(session: GatewayCheckout, *, now: datetime) -> Enrollment 
             f"session {session.id} paid {session.amount_total} {session.currency}, "
             f"the checkout asked {checkout.price_cents} {checkout.currency}"
         )
-    details = gateway().payment_details(session.payment_intent) if session.payment_intent else None
+    details = gateway().payment_details(session.payment_intent)
     course = db.session.get(Course, checkout.course_id)
     student = db.session.get(User, checkout.student_id)
     held = live_enrollment(checkout.student_id, checkout.course_id)
@@ -536,8 +539,8 @@ def complete_checkout(session: GatewayCheckout, *, now: datetime) -> Enrollment 
         amount_cents=checkout.price_cents,
         currency=checkout.currency,
         stripe_payment_id=session.payment_intent,
-        stripe_charge_id=details.charge_id if details else None,
-        fee_cents=details.fee_cents if details else None,
+        stripe_charge_id=details.charge_id,
+        fee_cents=details.fee_cents,
         transfer_group=checkout.transfer_group,
         status=TransactionStatus.completed,
         paid_at=now,
@@ -1654,8 +1657,16 @@ def handle_account_updated(event, *, now: datetime) -> None:
 
     state = event_account_state(event.data_object)
     user = db.session.scalar(for_update(sa.select(User).where(User.stripe_account_id == state.id)))
-    if user is not None:
-        _apply_account_state(user, state, now=now)
+    if user is None:
+        return
+    try:
+        # Deliveries come out of order: apply the account as it is now, not as this event saw it.
+        state = gateway().retrieve_connect_account(state.id)
+    except GatewayError as error:
+        if error.retryable:
+            raise  # ask again on the retry
+        log.warning("account %s could not be fetched (%s): using the event's copy", state.id, error.message)
+    _apply_account_state(user, state, now=now)
 
 
 def _connected_user(event) -> User | None:
@@ -1742,18 +1753,25 @@ def start_onboarding(user: User, *, now: datetime) -> str:
     :raise ProviderUnavailable, RuleViolation: the gateway failed (nothing is stored).
     """
     try:
-        if not user.stripe_account_id:
-            account = gateway().create_connect_account(
-                email=user.email, user_id=str(user.id), idempotency_key=f"connect-{user.id}"
+        row = _lock_user(user.id)  # also takes SQLite's write lock in a GET (the refresh URL)
+        if not row.stripe_account_id:
+            # Keyed on the person and their deauthorizations so far: a retry finds the same account,
+            # a reconnect after a disconnect gets a new one.
+            disconnects = db.session.scalar(
+                sa.select(sa.func.count(Notification.id)).where(
+                    Notification.user_id == user.id, Notification.type == "payouts_disconnected"
+                )
             )
-            row = db.session.scalar(for_update(sa.select(User).where(User.id == user.id)))
-            if not row.stripe_account_id:
-                row.stripe_account_id = account.id
-                row.stripe_account_status = account_status(account)
-                row.stripe_payouts_enabled = bool(account.payouts_enabled)
+            account = gateway().create_connect_account(
+                email=row.email, user_id=str(row.id), idempotency_key=f"connect-{row.id}-{disconnects}"
+            )
+            row.stripe_account_id = account.id
+            row.stripe_account_status = account_status(account)
+            row.stripe_payouts_enabled = bool(account.payouts_enabled)
             db.session.commit()
+            row = _lock_user(user.id)
         url = gateway().create_account_link(
-            account_id=user.stripe_account_id,
+            account_id=row.stripe_account_id,
             refresh_url=external_url("payments.connect_refresh"),
             return_url=external_url("payments.connect_return"),
         )
@@ -2400,13 +2418,13 @@ def dashboard_rows(student_id: uuid.UUID, *, page: int = 1, per_page: int | None
 
 
 def teaches_anything(user_id: uuid.UUID) -> bool:
-    """Whether someone earns here: an active Student-Teacher of any course (creators by their flag)."""
-    return (
-        db.session.scalar(
-            sa.select(StudentTeacher.id).where(StudentTeacher.user_id == user_id, StudentTeacher.is_active.is_(True))
-        )
-        is not None
+    """Whether someone earns here: an active Student-Teacher of any course (creators by their flag), or
+    anyone with money on the ledger (a former S-T keeps the way to what they earned)."""
+    teaches = sa.select(StudentTeacher.id).where(StudentTeacher.user_id == user_id, StudentTeacher.is_active.is_(True))
+    earned = sa.select(LedgerEntry.id).where(
+        LedgerEntry.recipient_id == user_id, LedgerEntry.account == LedgerAccount.earnings
     )
+    return bool(db.session.scalar(sa.select(sa.or_(sa.exists(teaches), sa.exists(earned)))))
 
 
 def recent_payouts(user_id: uuid.UUID, limit: int = 10) -> list[Payout]:

@@ -88,7 +88,8 @@ def test_already_enrolled_is_a_409(client, make, course, api_token, purchase):
 @pytest.mark.parametrize(
     ("payload", "status", "field"),
     [
-        ({}, 404, None),
+        ({}, 400, "course_id"),
+        ({"course_id": ""}, 400, "course_id"),
         ({"course_id": "not-a-uuid"}, 404, None),
         ({"course_id": 12}, 400, "course_id"),
         ({"course_id": "COURSE", "student_teacher_id": "nobody"}, 400, "student_teacher_id"),
@@ -256,7 +257,7 @@ def test_a_session_that_contradicts_our_checkout_is_not_completed(make, course, 
         payment_status="paid",
         amount_total=100,
         currency="USD",
-        payment_intent=None,
+        payment_intent="pi_forged",
         client_reference_id=str(checkout.id),
     )
     with pytest.raises(ValueError, match="asked 39900"):

@@ -184,7 +184,7 @@ def test_connect_onboarding_creates_an_express_account_and_a_fresh_link(client, 
     )
     assert response.get_json() == {"url": "https://connect.stripe.com/setup/e/acct_1/x"}
     create = next(c for c in stripe_mode.calls if c.request.url == f"{API}/v1/accounts")
-    assert form(create)["type"] == "express" and create.request.headers["Idempotency-Key"] == f"connect-{teacher.id}"
+    assert form(create)["type"] == "express" and create.request.headers["Idempotency-Key"] == f"connect-{teacher.id}-0"
     link = form(next(c for c in stripe_mode.calls if c.request.url == f"{API}/v1/account_links"))
     assert link == {
         "account": "acct_1",

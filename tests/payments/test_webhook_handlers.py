@@ -333,3 +333,32 @@ def test_a_full_refund_at_stripe_after_a_released_session_records_the_platforms_
     assert ledger_sum(txn.id) == 39900
     assert db.session.get(Transaction, txn.id).status == TransactionStatus.refunded
     assert db.session.get(type(enrollment), enrollment.id).status == EnrollmentStatus.cancelled
+
+
+def test_an_older_account_update_arriving_late_does_not_turn_payouts_off(send, make, now):
+    """The handler reads the account as the gateway has it now, not the late event's copy."""
+    from urllib.parse import urlsplit
+
+    from peerloop.payments import sandbox
+
+    teacher = make.user(is_creator=True)
+    url = services.start_onboarding(teacher, now=now)
+    sandbox.finish_onboarding(urlsplit(url).path.rsplit("/", 1)[1], payouts=True, now=now)
+    db.session.refresh(teacher)
+    assert teacher.stripe_payouts_enabled is True
+    stale = account(teacher.stripe_account_id, payouts=False)  # sent before payouts were on
+    send("account.updated", stale, connect=True, account=teacher.stripe_account_id)
+    db.session.refresh(teacher)
+    assert teacher.stripe_payouts_enabled is True
+
+
+def test_reconnecting_after_a_disconnect_gets_a_new_account(send, make, now):
+    teacher = make.user(is_creator=True)
+    services.start_onboarding(teacher, now=now)
+    db.session.refresh(teacher)
+    first = teacher.stripe_account_id
+    send("account.application.deauthorized", {"id": "ca_2"}, connect=True, account=first)
+    db.session.refresh(teacher)
+    services.start_onboarding(teacher, now=now)
+    db.session.refresh(teacher)
+    assert teacher.stripe_account_id not in (None, first)

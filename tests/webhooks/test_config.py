@@ -41,5 +41,5 @@ def test_production_with_stripe_requires_each_webhook_secret(missing):
 
 def test_production_never_falls_back_to_the_development_secret():
     env = {k: v for k, v in PRODUCTION.items() if k not in ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET")}
-    config = from_env({**env, "PAYMENT_GATEWAY": "stripe"})
-    assert config["STRIPE_WEBHOOK_SECRET"] is None
+    with pytest.raises(ConfigError, match="requires STRIPE_SECRET_KEY"):
+        from_env({**env, "PAYMENT_GATEWAY": "stripe"})  # no key: refused at start, secrets or not
