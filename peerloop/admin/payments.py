@@ -264,10 +264,12 @@ class RefundToolView(RoleGate, BaseView):
             if step == "confirm":
                 if not form.token.data:
                     raise ValidationError("Preview the refund first.")
+                expected = request.form.get("expected_cents", "")
                 refund = services.refund_enrollment(
                     current_user,
                     enrollment.id,
                     amount_cents=cents,
+                    expected_refund_cents=int(expected) if expected.isdigit() else None,
                     ends_enrollment=form.ends_enrollment.data,
                     clawback=form.clawback.data,
                     note=form.note.data,

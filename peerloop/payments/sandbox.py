@@ -332,7 +332,12 @@ def onboarding_link(link_id: str) -> dict | None:
     if row is None or row.kind != "account_link":
         return None
     account = db.session.get(SandboxObject, row.data["account"])
-    return {"id": row.id, **row.data, "email": account.data["email"] if account else None}
+    return {
+        "id": row.id,
+        **row.data,
+        "email": account.data["email"] if account else None,
+        "user_id": account.data["user_id"] if account else None,
+    }
 
 
 def finish_onboarding(link_id: str, *, payouts: bool, now: datetime) -> str:

@@ -1286,11 +1286,13 @@ def refund_enrollment(
     clawback: bool = False,
     note: str | None = None,
     idempotency_key: str,
+    expected_refund_cents: int | None = None,
     now: datetime,
 ) -> Refund:
     """Brian's refund of any enrollment: in full (``amount_cents`` None) or a custom amount, taken
     from the unreleased pool first, then the platform's share, then the creator's royalty.
-    ``idempotency_key`` comes from the preview form, so a double submit refunds once.
+    ``idempotency_key`` comes from the preview form, so a double submit refunds once, and
+    ``expected_refund_cents`` is the previewed total: if the sale moved since, nothing happens.
 
     :raise NotFound: no such enrollment.
     :raise Conflict: nothing left to refund.
@@ -1308,6 +1310,13 @@ def refund_enrollment(
         return earlier
     enrollment, transaction = _admin_target(enrollment_id)
     plan = _custom_plan(transaction, enrollment, amount_cents, clawback=clawback, ends_enrollment=ends_enrollment)
+    if expected_refund_cents is not None and expected_refund_cents != plan.quote.total_cents:
+        db.session.rollback()  # the sale moved since the preview (a release, another refund)
+        raise Conflict(
+            f"This would now refund {format_money(plan.quote.total_cents, transaction.currency)}, not what the "
+            "preview showed: preview again.",
+            code="quote_changed",
+        )
     try:
         refund = _execute_refund(
             transaction,

@@ -345,7 +345,7 @@ def sandbox_cancel(session_id: str):
 def sandbox_onboarding(link_id: str):
     _sandbox_only()
     link = sandbox.onboarding_link(link_id)
-    if link is None:
+    if link is None or link.get("user_id") != str(current_user.id):
         abort(404)
     return render_template("payments/sandbox_onboarding.html", link=link)
 
@@ -354,7 +354,8 @@ def sandbox_onboarding(link_id: str):
 @login_required
 def sandbox_onboarding_submit(link_id: str):
     _sandbox_only()
-    if sandbox.onboarding_link(link_id) is None:
+    link = sandbox.onboarding_link(link_id)
+    if link is None or link.get("user_id") != str(current_user.id):
         abort(404)
     target = sandbox.finish_onboarding(link_id, payouts=request.form.get("payouts") != "off", now=clock.now())
     return redirect(target, code=303)

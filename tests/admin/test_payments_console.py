@@ -510,3 +510,20 @@ def test_refunding_a_royalty_already_paid_out(client, make, login_as, jobs, now,
     assert ledger_sum(transaction.id) == transaction.amount_cents
     [transfer] = db.session.scalars(sa.select(PayoutTransfer)).all()
     assert transfer.reversed_cents == (5985 if clawback else 0)
+
+
+def test_a_confirm_after_the_sale_moved_refunds_nothing(client, make, login_as, sale, now):
+    """Previewed in full, then a session was delivered before the confirm: Brian is asked again."""
+    from uuid import uuid4
+
+    from tests.payments.conftest import FakeSession
+
+    login_as(make.admin())
+    _, _, enrollment, transaction = sale
+    fields = confirm_fields(preview(client, enrollment, mode="full").get_data(as_text=True))
+    services.release_teaching_share(FakeSession(uuid4(), enrollment.id, make.user().id), now=now)
+    before = ledger_count()
+    response = client.post(refund_url(enrollment), data=fields)
+    assert response.status_code == 400
+    assert "not what the preview showed" in response.get_data(as_text=True)
+    assert ledger_count() == before and refunds_of(transaction) == []

@@ -139,3 +139,12 @@ def test_amounts_are_read_in_currency_units(text, cents):
 @pytest.mark.parametrize("text", ["", "abc", "1.234", "-5", "1e3", "12.3.4"])
 def test_bad_amounts_are_refused(text):
     assert services.parse_amount(text) is None
+
+
+def test_someone_elses_sandbox_onboarding_link_is_a_404(client, make, creator_with_sales, login_as, now):
+    url = services.start_onboarding(creator_with_sales, now=now)
+    login_as(make.user(is_creator=True))
+    path = urlsplit(url).path
+    assert client.get(path).status_code == 404
+    page = client.get("/settings/payouts").get_data(as_text=True)
+    assert client.post(path, data={"csrf_token": csrf_from(page), "payouts": "on"}).status_code == 404
