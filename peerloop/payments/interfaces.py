@@ -135,7 +135,7 @@ class PaymentGateway(Protocol):
 
     def retrieve_connect_account(self, account_id: str) -> ConnectAccount: ...
 
-    def create_account_link(self, *, account_id: str, refresh_url: str, return_url: str) -> str:
+    def create_account_link(self, *, account_id: str, refresh_url: str, return_url: str, idempotency_key: str) -> str:
         """A fresh, single-use onboarding URL (type account_onboarding). Links expire: never store one."""
 
     def create_transfer(self, request: TransferRequest) -> GatewayTransfer:

@@ -188,12 +188,14 @@ class SandboxGateway:
     def retrieve_connect_account(self, account_id: str) -> ConnectAccount:
         return _account(_get(account_id, "account"))
 
-    def create_account_link(self, *, account_id: str, refresh_url: str, return_url: str) -> str:
+    def create_account_link(self, *, account_id: str, refresh_url: str, return_url: str, idempotency_key: str) -> str:
+        earlier = _by_key(idempotency_key)
+        if earlier is not None:
+            return external_url("payments.sandbox_onboarding", link_id=earlier.id)
         _get(account_id, "account")
         link_id = _new_id("link")
-        _store(
-            link_id, "account_link", {"account": account_id, "return_url": return_url, "refresh_url": refresh_url}, None
-        )
+        data = {"account": account_id, "return_url": return_url, "refresh_url": refresh_url}
+        _store(link_id, "account_link", data, idempotency_key)
         return external_url("payments.sandbox_onboarding", link_id=link_id)
 
     # transfers

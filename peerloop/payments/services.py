@@ -1783,6 +1783,7 @@ def start_onboarding(user: User, *, now: datetime) -> str:
             account_id=row.stripe_account_id,
             refresh_url=external_url("payments.connect_refresh"),
             return_url=external_url("payments.connect_return"),
+            idempotency_key=f"account-link-{uuid.uuid4()}",  # one per click: links are single-use
         )
         db.session.commit()  # the sandbox keeps its link as a row; Stripe's gateway writes nothing
     except GatewayError as error:

@@ -319,7 +319,8 @@ class StripeGateway:
     def retrieve_connect_account(self, account_id: str) -> ConnectAccount:
         return self._call(lambda: self._client.v1.accounts.retrieve(account_id), _account)
 
-    def create_account_link(self, *, account_id: str, refresh_url: str, return_url: str) -> str:
+    def create_account_link(self, *, account_id: str, refresh_url: str, return_url: str, idempotency_key: str) -> str:
+        options = _idempotent(idempotency_key)
         return self._call(
             lambda: self._client.v1.account_links.create(
                 params={
@@ -327,7 +328,8 @@ class StripeGateway:
                     "refresh_url": refresh_url,
                     "return_url": return_url,
                     "type": "account_onboarding",
-                }
+                },
+                options=options,
             ),
             lambda link: _text(link, "url"),
         )

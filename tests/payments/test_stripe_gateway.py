@@ -366,10 +366,11 @@ def test_create_account_link_returns_the_onboarding_url(stripe_api, gateway):
         account_id="acct_1Teacher",
         refresh_url="https://peerloop.test/payouts/onboarding/refresh",
         return_url="https://peerloop.test/payouts/onboarding/done",
+        idempotency_key="account-link-1",
     )
 
     request = only_call(stripe_api)
-    assert_post(request, "/v1/account_links", idempotency_key=None)
+    assert_post(request, "/v1/account_links", idempotency_key="account-link-1")
     assert form(request) == {
         "account": "acct_1Teacher",
         "refresh_url": "https://peerloop.test/payouts/onboarding/refresh",
@@ -785,7 +786,9 @@ CALLS: dict[str, tuple[str, str, Callable[[StripeGateway], Any]]] = {
     "create_account_link": (
         "POST",
         "/v1/account_links",
-        lambda g: g.create_account_link(account_id="acct_1", refresh_url="https://r", return_url="https://d"),
+        lambda g: g.create_account_link(
+            account_id="acct_1", refresh_url="https://r", return_url="https://d", idempotency_key="k"
+        ),
     ),
     "create_transfer": ("POST", "/v1/transfers", lambda g: CREATES["transfer"][1](g, "k")),
     "reverse_transfer": ("POST", "/v1/transfers/tr_1/reversals", lambda g: CREATES["reversal"][1](g, "k")),
