@@ -23,7 +23,8 @@ TOLERATE_ADMIN_SELECT_WARNINGS = pytest.mark.filterwarnings(
 )
 
 PUBLIC = ["/", "/courses", "/courses/{slug}", "/@{handle}"]
-MEMBERS = ["/settings", "/notifications"]
+MEMBERS = ["/settings", "/notifications", "/dashboard"]
+EARNERS = ["/earnings", "/earnings.csv", "/settings/payouts"]
 CONSOLE = [
     "/admin/",
     "/admin/console_users/",
@@ -31,6 +32,9 @@ CONSOLE = [
     "/admin/console_categories/",
     "/admin/console_outbox/",
     "/admin/console_failed_jobs/",
+    "/admin/console_transactions/",
+    "/admin/console_payout_batches/",
+    "/admin/console_payouts/",
 ]
 STUDIO = ["/studio/", "/studio/courses/", "/studio/courses/new/"]
 
@@ -38,6 +42,7 @@ STUDIO = ["/studio/", "/studio/courses/", "/studio/courses/new/"]
 PAGES = [
     *(pytest.param("public", path, id=path) for path in PUBLIC),
     *(pytest.param("members", path, id=path) for path in MEMBERS),
+    *(pytest.param("earners", path, id=path) for path in EARNERS),
     *(pytest.param("console", path, id=path) for path in CONSOLE),
     *(
         pytest.param("studio", path, id=path, marks=[TOLERATE_ADMIN_SELECT_WARNINGS] if path.endswith("/new/") else [])
@@ -50,6 +55,8 @@ PAGES = [
 EXPECTED = {
     "public": dict.fromkeys(ROLES, 200),
     "members": {"anonymous": "login", "student": 200, "creator": 200, "admin": 200, "moderator": 200},
+    # Earnings and payouts: creators and Student-Teachers (and anyone who once earned).
+    "earners": {"anonymous": "login", "student": 403, "creator": 200, "admin": 403, "moderator": 403},
     "console": {"anonymous": "login", "student": 403, "creator": 403, "admin": 200, "moderator": 403},
     "studio": {"anonymous": "login", "student": 403, "creator": 200, "admin": 403, "moderator": 403},
 }
