@@ -188,9 +188,8 @@ def payout_settings():
     return render_template("payments/payout_settings.html", status=services.connect_status(current_user))
 
 
-@bp.post("/settings/payouts/connect")
-@login_required
-def connect_start():
+def _to_onboarding():
+    """Off to the payment provider's onboarding, with a fresh link (they are single-use and expire)."""
     _earner_required()
     try:
         url = services.start_onboarding(current_user, now=clock.now())
@@ -198,6 +197,12 @@ def connect_start():
         flash(error.message, "error")
         return redirect(url_for("payments.payout_settings"))
     return redirect(url, code=303)
+
+
+@bp.post("/settings/payouts/connect")
+@login_required
+def connect_start():
+    return _to_onboarding()
 
 
 @bp.get("/settings/payouts/connect/return")
@@ -210,14 +215,8 @@ def connect_return():
 @bp.get("/settings/payouts/connect/refresh")
 @login_required
 def connect_refresh():
-    """Account links are single-use and expire: Stripe sends people here for a fresh one."""
-    _earner_required()
-    try:
-        url = services.start_onboarding(current_user, now=clock.now())
-    except DomainError as error:
-        flash(error.message, "error")
-        return redirect(url_for("payments.payout_settings"))
-    return redirect(url, code=303)
+    """Where Stripe sends someone whose link expired or was used."""
+    return _to_onboarding()
 
 
 # --- earnings --------------------------------------------------------------------

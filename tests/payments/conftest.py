@@ -60,6 +60,21 @@ def transaction_for(enrollment) -> Transaction:
     return db.session.scalar(sa.select(Transaction).where(Transaction.enrollment_id == enrollment.id))
 
 
+def paid(app, student, course, *, now, teacher=None):
+    """A real paid enrollment: checkout, the sandbox's Pay, the webhook path (its job run on Redis)."""
+    checkout = services.start_checkout(student, course.id, student_teacher_id=teacher and teacher.id, now=now)
+    sandbox.pay(checkout.gateway_session_id, now=now)
+    run_jobs(app)
+    db.session.expire_all()
+    return checkout.enrollment
+
+
+@pytest.fixture
+def business_time(now, monkeypatch):
+    """Jobs and the API read business time: pin it to the tests' ``now``."""
+    monkeypatch.setattr("peerloop.clock.now", lambda: now)
+
+
 @pytest.fixture
 def purchase(now):
     def _buy(student, course, teacher=None, at=None):

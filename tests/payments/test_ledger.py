@@ -13,23 +13,9 @@ from hypothesis import strategies as st
 from peerloop.extensions import db
 from peerloop.payments import sandbox, services
 from peerloop.payments.models import LedgerAccount, LedgerEntry, LedgerKind, Refund
-from tests.conftest import run_jobs
-from tests.payments.conftest import FakeSession, account_sum, ledger_sum, transaction_for
+from tests.payments.conftest import FakeSession, account_sum, ledger_sum, paid, transaction_for
 
-
-@pytest.fixture(autouse=True)
-def business_time(now, monkeypatch):
-    """Jobs (the webhook's processing on Redis) read business time: pin it to the tests' ``now``."""
-    monkeypatch.setattr("peerloop.clock.now", lambda: now)
-
-
-def paid(app, student, course, *, now, teacher=None):
-    """A real paid enrollment: checkout, the sandbox's Pay, the webhook path (its job run on Redis)."""
-    checkout = services.start_checkout(student, course.id, student_teacher_id=teacher and teacher.id, now=now)
-    sandbox.pay(checkout.gateway_session_id, now=now)
-    run_jobs(app)
-    db.session.expire_all()
-    return checkout.enrollment
+pytestmark = pytest.mark.usefixtures("business_time")
 
 
 def rows_of(transaction_id):

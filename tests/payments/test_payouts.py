@@ -22,24 +22,12 @@ from peerloop.payments.models import (
     TransferStatus,
 )
 from tests.conftest import run_jobs
-from tests.payments.conftest import transaction_for
+from tests.payments.conftest import paid, transaction_for
 
 ROYALTY = 5985  # 15% of $399
 
 
-@pytest.fixture(autouse=True)
-def business_time(now, monkeypatch):
-    """Jobs and the API read business time: pin it to the tests' ``now``."""
-    monkeypatch.setattr("peerloop.clock.now", lambda: now)
-
-
-def paid(app, student, course, *, now, teacher=None):
-    """A real paid enrollment: checkout, the sandbox's Pay, the webhook path (its job run on Redis)."""
-    checkout = services.start_checkout(student, course.id, student_teacher_id=teacher and teacher.id, now=now)
-    sandbox.pay(checkout.gateway_session_id, now=now)
-    run_jobs(app)
-    db.session.expire_all()
-    return checkout.enrollment
+pytestmark = pytest.mark.usefixtures("business_time")
 
 
 def link_id(url: str) -> str:
