@@ -2375,7 +2375,7 @@ def _next_step(enrollment: Enrollment, teacher: User | None) -> str:
     if enrollment.status == EnrollmentStatus.frozen:
         return "On hold while a payment dispute is open"
     if enrollment.status == EnrollmentStatus.completed:
-        return "Completed"
+        return "Nothing: you finished this course"
     if teacher is None:
         return "Choose a Student-Teacher and book your first session"
     if enrollment.deferred_at is not None:
