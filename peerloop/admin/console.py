@@ -26,7 +26,9 @@ from peerloop.webhooks.models import WebhookEvent, WebhookStatus
 class ConsoleHome(SecureIndexView):
     @expose("/")
     def index(self):
-        return self.render("admin/console_home.html", stats=management.console_stats())
+        from peerloop.payments.services import payout_overview
+
+        return self.render("admin/console_home.html", stats=management.console_stats(), payouts=payout_overview())
 
 
 class UserView(SecureModelView):

@@ -2454,3 +2454,20 @@ def parse_amount(text: str) -> int | None:
     if not match:
         return None
     return int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0"))
+
+
+def payout_overview() -> dict:
+    """For Brian's console home: payouts waiting for a batch, and batches waiting for approval."""
+    waiting = db.session.execute(
+        sa.select(Payout.currency, sa.func.count(Payout.id), sa.func.sum(Payout.amount_cents))
+        .where(Payout.status == PayoutStatus.requested, Payout.batch_id.is_(None))
+        .group_by(Payout.currency)
+        .order_by(Payout.currency)
+    ).all()
+    open_batches = db.session.scalars(
+        sa.select(PayoutBatch).where(PayoutBatch.status == PayoutBatchStatus.open).order_by(PayoutBatch.created_at)
+    ).all()
+    return {
+        "waiting": [(currency, int(count), int(total)) for currency, count, total in waiting],
+        "open_batches": list(open_batches),
+    }
