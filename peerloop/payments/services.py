@@ -716,9 +716,16 @@ def release_teaching_share(session, *, now: datetime, commit: bool = True) -> Le
     remainder on the last). ``session`` has ``id``, ``enrollment_id`` and ``teacher_id``.
 
     Idempotent per session. A session delivered while its enrollment was active is paid even if
-    the enrollment was refunded or charged back since (the refund kept its share in the pool). Nothing
-    once every share is released or the pool is empty. Returns the earnings row, or None.
+    the enrollment was refunded or charged back since (the refund kept its share in the pool). A
+    delivery on a live enrollment is recorded even when the pool has nothing left for it (a custom
+    refund took it): a 0-cent release, so the count of delivered sessions never depends on money.
+    Nothing once every share is released, or for an ended enrollment whose pool is empty. Returns
+    the earnings row, or None.
+
+    The enrollment is locked first, before anything is read: a caller joining its own transaction
+    (``commit=False``) must flush nothing unlocked before calling it.
     """
+    enrollment = db.session.scalar(for_update(sa.select(Enrollment).where(Enrollment.id == session.enrollment_id)))
     existing = db.session.scalar(
         sa.select(LedgerEntry).where(
             LedgerEntry.session_id == session.id,
@@ -728,7 +735,6 @@ def release_teaching_share(session, *, now: datetime, commit: bool = True) -> Le
     )
     if existing is not None:
         return existing
-    enrollment = db.session.scalar(for_update(sa.select(Enrollment).where(Enrollment.id == session.enrollment_id)))
     transaction = transaction_of(enrollment.id) if enrollment else None
     if transaction is None:
         return None
@@ -737,11 +743,12 @@ def release_teaching_share(session, *, now: datetime, commit: bool = True) -> Le
     if released >= enrollment.session_count:
         return None
     pool_balance = _sum(LedgerEntry.transaction_id == transaction.id, LedgerEntry.account == LedgerAccount.pool)
-    amount = min(
-        money.teaching_release(split.teaching_pool_cents, enrollment.session_count, released + 1), pool_balance
+    amount = max(
+        0,
+        min(money.teaching_release(split.teaching_pool_cents, enrollment.session_count, released + 1), pool_balance),
     )
-    if amount <= 0:
-        return None
+    if amount == 0 and enrollment.status == EnrollmentStatus.cancelled:
+        return None  # an ended enrollment's empty pool: nothing was kept for this session
     common = {
         "transaction_id": transaction.id,
         "enrollment_id": enrollment.id,
@@ -1167,6 +1174,8 @@ def _execute_refund(
             idempotency_key=idempotency_key,
             metadata={"refund_id": str(refund.id), "transaction_id": str(transaction.id)},
         )
+        if result.status in ("failed", "canceled"):
+            raise GatewayError("The payment provider could not refund this payment.", code=f"refund_{result.status}")
         refund.stripe_refund_id = result.id
         refund.status = RefundStatus.pending if result.status == "pending" else RefundStatus.succeeded
     db.session.add(refund)
@@ -1574,8 +1583,9 @@ def _record_platform_loss(
 def _charge_back(transaction: Transaction, enrollment: Enrollment | None, dispute: Dispute, *, now: datetime):
     """A lost dispute: the bank took the disputed amount back. What is left of the sale reverses like a
     refund; what had already been released to teachers (their shares stand) is the platform's loss."""
-    _, _, _, refunded_before = _refunded_parts(transaction.id)
-    taken = max(0, min(dispute.amount_cents, transaction.amount_cents - refunded_before))
+    # The bank takes the disputed amount whatever was refunded before: beyond what the sale has left,
+    # it is the platform's loss (released shares, or a refund the cardholder got twice).
+    taken = max(0, dispute.amount_cents)
     left = refundable(transaction, enrollment).total_cents
     reversed_cents = min(left, taken)
     key = f"chargeback-{dispute.stripe_dispute_id}"
@@ -1584,7 +1594,7 @@ def _charge_back(transaction: Transaction, enrollment: Enrollment | None, disput
         refund = _execute_refund(
             transaction,
             enrollment,
-            _custom_plan(transaction, enrollment, reversed_cents, clawback=False),
+            _custom_plan(transaction, enrollment, reversed_cents, clawback=False, ends_enrollment=True),
             reason=RefundReason.chargeback,
             ends_enrollment=True,
             clawback=False,
@@ -2270,7 +2280,11 @@ def _settle_payout(payout_id, *, now: datetime) -> bool:
         db.session.commit()
         return False
     recipient = db.session.get(User, payout.recipient_id)
-    failures = [t.failure_message for t in payout.transfers if t.status == TransferStatus.failed and t.failure_message]
+    failures = [  # a transfer withdrawn because its sale was refunded is no failure
+        t.failure_message
+        for t in payout.transfers
+        if t.status == TransferStatus.failed and t.failure_message and t.amount_cents > 0
+    ]
     payout.paid_cents = sum(t.amount_cents for t in payout.transfers if t.status == TransferStatus.created)
     amount = format_money(payout.paid_cents, payout.currency)
     if payout.paid_cents:

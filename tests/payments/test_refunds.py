@@ -551,3 +551,18 @@ def test_a_clawback_the_gateway_refuses_is_absorbed_and_the_refund_still_recorde
     assert services.balances(creator.id)[0].paid_cents == 5985
     assert services.available_balance(creator.id, "USD") == 0
     assert ledger_sum(txn.id) == PRICE
+
+
+def test_a_session_delivered_after_a_custom_refund_emptied_the_pool_still_counts(setup, make, now):
+    """The pool is gone (Brian refunded 30000 of 39900, the enrollment goes on): a delivered session
+    pays nothing but is recorded, so the student's cancel does not refund it again."""
+    course, teacher, student, enrollment, txn = setup(session_count=4)
+    services.refund_enrollment(
+        make.admin(), enrollment.id, amount_cents=30_000, ends_enrollment=False, idempotency_key="big", now=now
+    )
+    delivered = [release(enrollment, teacher, now) for _ in range(4)]
+    assert [r.amount_cents for r in delivered] == [0, 0, 0, 0]  # the refund took the pool's 27930 first
+    assert services.delivered_sessions(enrollment) == 4
+    quote = services.cancel_quote(student, enrollment.id)
+    assert quote.quote.total_cents == 0
+    assert ledger_sum(txn.id) == PRICE

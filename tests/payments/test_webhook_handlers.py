@@ -362,3 +362,21 @@ def test_reconnecting_after_a_disconnect_gets_a_new_account(send, make, now):
     services.start_onboarding(teacher, now=now)
     db.session.refresh(teacher)
     assert teacher.stripe_account_id not in (None, first)
+
+
+def test_a_full_dispute_after_a_partial_refund_records_what_the_bank_took_twice(send, paid, make, now):
+    from peerloop.payments.models import LedgerAccount
+    from tests.payments.conftest import account_sum
+
+    enrollment, txn = paid
+    services.refund_enrollment(
+        make.admin(), enrollment.id, amount_cents=10_000, ends_enrollment=False, idempotency_key="part", now=now
+    )
+    dispute = {"id": "dp_7", "charge": txn.stripe_charge_id, "amount": 39900}
+    send("charge.dispute.created", dispute)
+    send("charge.dispute.closed", {**dispute, "status": "lost"})
+    # 10000 refunded by us, then the bank took the whole 39900: 49900 went back in all.
+    assert account_sum(txn.id, LedgerAccount.refund) == 49900
+    assert account_sum(txn.id, LedgerAccount.pool) == 0  # nothing left held on an ended enrollment
+    assert ledger_sum(txn.id) == 39900
+    assert db.session.get(type(enrollment), enrollment.id).status == EnrollmentStatus.cancelled
