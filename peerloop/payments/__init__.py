@@ -1,14 +1,9 @@
-"""Payments: checkout, the ledger, refunds and payouts (issue 6).
+"""Payments: checkout, the ledger, refunds, disputes, Connect and payouts (issue 6).
 
-Built so far: ``money``, the pure arithmetic every money movement uses (the
-15 / 15 / 70 split, the teaching share released per delivered session, the
-default and custom refund breakdowns), and ``rates_from_config``, which reads
-the split percentages from their one place, the app's configuration
-(``SPLIT_PLATFORM_PCT``, ``SPLIT_CREATOR_PCT``, ``SPLIT_TEACHER_PCT``).
-
-To come with the rest of the issue: the models (``Checkout``, ``Transaction``,
-``LedgerEntry``, ``Refund``, ``Payout``, ``PayoutBatch``), ``interfaces.py``
-(the ``PaymentGateway`` Protocol), ``stripe_gateway.py``, ``sandbox.py``,
-``services.py``, ``api.py`` and ``views.py``. Inbound provider events live in
-``peerloop/webhooks/``, not here.
+``money`` holds the pure arithmetic (the 15 / 15 / 70 split from configuration, the
+teaching share per delivered session, refund breakdowns); ``models`` the rows;
+``interfaces`` the ``PaymentGateway`` Protocol with ``stripe_gateway`` and
+``sandbox`` behind it; ``services`` the use cases and the Stripe event handlers;
+``views`` and ``api`` the pages and the JSON. Inbound provider events are stored
+and dispatched by ``peerloop/webhooks/``.
 """

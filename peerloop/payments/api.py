@@ -33,7 +33,7 @@ def _optional_str(data: dict, name: str, limit: int = 2000) -> str | None:
 
 
 def _earner():
-    if not (current_user.is_creator or services.teaches_anything(current_user.id)):
+    if not services.earns_here(current_user):
         raise Forbidden("Only Student-Teachers and creators earn and get paid.")
 
 
@@ -70,7 +70,7 @@ def enrollment_json(row: services.DashboardRow) -> dict:
         "price_cents": e.price_cents,
         "currency": e.currency,
         "session_count": e.session_count,
-        "sessions_used": services.sessions_used(e),
+        "sessions_used": row.sessions_used,
         "modules_done": row.modules_done,
         "modules_total": row.modules_total,
         "enrolled_at": iso(e.enrolled_at),

@@ -31,6 +31,11 @@ from peerloop.enrollment.models import Enrollment
 from peerloop.extensions import db
 
 
+def transfer_group_for(checkout_id) -> str:
+    """The Stripe transfer_group of a checkout's charge, which its payouts' transfers carry."""
+    return f"checkout_{checkout_id}"
+
+
 class CheckoutStatus(enum.StrEnum):
     open = "open"
     completed = "completed"
@@ -82,7 +87,7 @@ class Checkout(UUIDPrimaryKey, Timestamps, db.Model):
 
     @property
     def transfer_group(self) -> str:
-        return f"checkout_{self.id}"
+        return transfer_group_for(self.id)
 
 
 class TransactionStatus(enum.StrEnum):

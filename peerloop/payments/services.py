@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
@@ -73,6 +74,7 @@ from peerloop.payments.models import (
     Transaction,
     TransactionStatus,
     TransferStatus,
+    transfer_group_for,
 )
 from peerloop.templating import money as format_money
 from peerloop.urls import external_url, site_path
@@ -163,20 +165,7 @@ def delivered_sessions(enrollment: Enrollment) -> int:
     """How many of the enrollment's sessions were delivered (completed, a student no-show, a late
     cancellation). Until the booking work exists this counts the release rows; it then replaces
     this function with its own count, and the refund rules follow."""
-    return int(
-        db.session.scalar(
-            sa.select(sa.func.count(LedgerEntry.id)).where(
-                LedgerEntry.enrollment_id == enrollment.id,
-                LedgerEntry.kind == LedgerKind.teaching_release,
-                LedgerEntry.account == LedgerAccount.earnings,
-            )
-        )
-    )
-
-
-def sessions_used(enrollment: Enrollment) -> int:
-    """Paid sessions used up so far (API.md's ``sessions_used``): the delivered ones."""
-    return min(delivered_sessions(enrollment), enrollment.session_count)
+    return _released_count(enrollment.id)
 
 
 def _released_count(enrollment_id: uuid.UUID) -> int:
@@ -398,7 +387,7 @@ def start_checkout(
         customer_email=student.email,
         success_url=external_url("payments.checkout_return") + "?session_id={CHECKOUT_SESSION_ID}",
         cancel_url=external_url("payments.checkout_cancelled", slug=course.slug),
-        transfer_group=f"checkout_{checkout_id}",
+        transfer_group=transfer_group_for(checkout_id),
         expires_at=expires_at,
         idempotency_key=f"checkout-{checkout_id}",
         metadata={"checkout_id": str(checkout_id), "course_id": str(course.id), "student_id": str(student.id)},
@@ -667,6 +656,9 @@ def confirm_return(session_id: str, *, now: datetime) -> Checkout | None:
     except GatewayError as error:
         db.session.rollback()
         raise _provider_down(error) from error
+    except ValueError:  # the gateway contradicts our checkout: the webhook's event fails, visibly
+        db.session.rollback()
+        log.exception("checkout session %s could not be completed from the return page", session_id)
     db.session.refresh(checkout)
     return checkout
 
@@ -1126,6 +1118,20 @@ def _notify_refund(student: User, enrollment: Enrollment, refund: Refund | None,
     )
 
 
+def _refresh_status(transaction: Transaction) -> None:
+    """completed / partially_refunded / refunded from the refunds so far (a dispute's states stay)."""
+    if transaction.status in (TransactionStatus.disputed, TransactionStatus.charged_back):
+        return
+    _, _, _, refunded = _refunded_parts(transaction.id)
+    transaction.status = (
+        TransactionStatus.completed
+        if refunded == 0
+        else TransactionStatus.refunded
+        if refunded >= transaction.amount_cents
+        else TransactionStatus.partially_refunded
+    )
+
+
 def _execute_refund(
     transaction: Transaction,
     enrollment: Enrollment | None,
@@ -1218,13 +1224,7 @@ def _execute_refund(
                 created_at=now,
             )
         )
-    _, _, _, refunded_total = _refunded_parts(transaction.id)
-    if transaction.status not in (TransactionStatus.disputed, TransactionStatus.charged_back):
-        transaction.status = (
-            TransactionStatus.refunded
-            if refunded_total >= transaction.amount_cents
-            else TransactionStatus.partially_refunded
-        )
+    _refresh_status(transaction)
     if ends_enrollment and enrollment is not None and enrollment.status != EnrollmentStatus.cancelled:
         _end_enrollment(enrollment, reason=note or "Refunded", now=now)
     return refund
@@ -1512,14 +1512,8 @@ def handle_dispute_closed(event, *, now: datetime) -> None:
         _charge_back(transaction, enrollment, dispute, now=now)
         return
     dispute.status = DisputeStatus.won
-    _, _, _, refunded = _refunded_parts(transaction.id)
-    transaction.status = (
-        TransactionStatus.completed
-        if refunded == 0
-        else TransactionStatus.refunded
-        if refunded >= transaction.amount_cents
-        else TransactionStatus.partially_refunded
-    )
+    transaction.status = TransactionStatus.completed  # the dispute's hold ends; its refunds decide the rest
+    _refresh_status(transaction)
     if enrollment is not None and enrollment.status == EnrollmentStatus.frozen:
         enrollment.status = EnrollmentStatus(dispute.enrollment_status_before or EnrollmentStatus.enrolled)
 
@@ -1571,13 +1565,7 @@ def _record_platform_loss(
                 created_at=now,
             )
         )
-    _, _, _, refunded_total = _refunded_parts(transaction.id)
-    if transaction.status not in (TransactionStatus.disputed, TransactionStatus.charged_back):
-        transaction.status = (
-            TransactionStatus.refunded
-            if refunded_total >= transaction.amount_cents
-            else TransactionStatus.partially_refunded
-        )
+    _refresh_status(transaction)
 
 
 def _charge_back(transaction: Transaction, enrollment: Enrollment | None, dispute: Dispute, *, now: datetime):
@@ -2360,7 +2348,8 @@ def enrollment_count(student_id: uuid.UUID) -> int:
 def mark_deferred(student: User, enrollment_id, *, now: datetime) -> Enrollment:
     """Schedule Later: the enrollment waits to book."""
     enrollment = _own_enrollment(student, enrollment_id, lock=True)
-    _check_cancellable(enrollment)
+    if enrollment.status in (EnrollmentStatus.cancelled, EnrollmentStatus.frozen):
+        raise Conflict("This enrollment cannot be scheduled: it has ended or is on hold.", code="not_active")
     if enrollment.deferred_at is None:
         enrollment.deferred_at = now
     db.session.commit()
@@ -2377,6 +2366,7 @@ class DashboardRow:
     modules_done: int
     modules_total: int
     next_step: str
+    sessions_used: int = 0
 
     @property
     def progress_pct(self) -> int:
@@ -2398,7 +2388,7 @@ def _next_step(enrollment: Enrollment, teacher: User | None) -> str:
 
 
 def dashboard_rows(student_id: uuid.UUID, *, page: int = 1, per_page: int | None = None) -> list[DashboardRow]:
-    """My courses: live enrollments first, newest first, in five statements whatever their number."""
+    """My courses: live enrollments first, newest first, in six statements whatever their number."""
     from peerloop.catalog.models import Module
     from peerloop.enrollment.models import ModuleProgress
 
@@ -2425,6 +2415,17 @@ def dashboard_rows(student_id: uuid.UUID, *, page: int = 1, per_page: int | None
             .group_by(ModuleProgress.enrollment_id)
         ).all()
     )
+    delivered = dict(  # sessions_used, for all of them at once (the release rows, as delivered_sessions)
+        db.session.execute(
+            sa.select(LedgerEntry.enrollment_id, sa.func.count(LedgerEntry.id))
+            .where(
+                LedgerEntry.enrollment_id.in_([e.id for e in enrollments]),
+                LedgerEntry.kind == LedgerKind.teaching_release,
+                LedgerEntry.account == LedgerAccount.earnings,
+            )
+            .group_by(LedgerEntry.enrollment_id)
+        ).all()
+    )
     rows = []
     for enrollment in enrollments:
         teacher = teachers.get(enrollment.student_teacher_id)
@@ -2436,17 +2437,21 @@ def dashboard_rows(student_id: uuid.UUID, *, page: int = 1, per_page: int | None
                 modules_done=int(done.get(enrollment.id, 0)),
                 modules_total=int(totals.get(enrollment.course_id, 0)),
                 next_step=_next_step(enrollment, teacher),
+                sessions_used=min(int(delivered.get(enrollment.id, 0)), enrollment.session_count),
             )
         )
     return rows
 
 
-def teaches_anything(user_id: uuid.UUID) -> bool:
-    """Whether someone earns here: an active Student-Teacher of any course (creators by their flag), or
-    anyone with money on the ledger (a former S-T keeps the way to what they earned)."""
-    teaches = sa.select(StudentTeacher.id).where(StudentTeacher.user_id == user_id, StudentTeacher.is_active.is_(True))
+def earns_here(user: User) -> bool:
+    """Whether someone earns here, and so has Earnings and Payouts: a creator, an active
+    Student-Teacher of any course, or anyone with money on the ledger (a former S-T keeps the way
+    to what they earned)."""
+    if user.is_creator:
+        return True
+    teaches = sa.select(StudentTeacher.id).where(StudentTeacher.user_id == user.id, StudentTeacher.is_active.is_(True))
     earned = sa.select(LedgerEntry.id).where(
-        LedgerEntry.recipient_id == user_id, LedgerEntry.account == LedgerAccount.earnings
+        LedgerEntry.recipient_id == user.id, LedgerEntry.account == LedgerAccount.earnings
     )
     return bool(db.session.scalar(sa.select(sa.or_(sa.exists(teaches), sa.exists(earned)))))
 
@@ -2461,8 +2466,6 @@ def recent_payouts(user_id: uuid.UUID, limit: int = 10) -> list[Payout]:
 
 def parse_amount(text: str) -> int | None:
     """Currency units as a person types them ("120", "120.5", "1,200.50") → cents, or None."""
-    import re
-
     cleaned = text.strip().replace(",", "").lstrip("$€£").strip()
     match = re.fullmatch(r"(\d{1,9})(?:\.(\d{1,2}))?", cleaned)
     if not match:

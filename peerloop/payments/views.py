@@ -165,10 +165,8 @@ def cancel(enrollment_id: str):
 
 
 def earns_money() -> bool:
-    """Whether the viewer earns here (a creator, or an active Student-Teacher): they get Earnings and Payouts."""
-    return bool(
-        current_user.is_authenticated and (current_user.is_creator or services.teaches_anything(current_user.id))
-    )
+    """Whether the viewer earns here (``services.earns_here``): they get Earnings and Payouts."""
+    return bool(current_user.is_authenticated and services.earns_here(current_user))
 
 
 @bp.app_context_processor

@@ -395,3 +395,22 @@ def test_enrollments_api_pages(client, make, api_token, purchase):
     assert (first["total"], len(first["items"]), len(second["items"])) == (3, 2, 1)
     assert {i["id"] for i in first["items"]}.isdisjoint({i["id"] for i in second["items"]})
     assert client.get("/api/enrollments?per_page=500", headers=headers).status_code == 400
+
+
+def test_a_return_whose_session_contradicts_our_checkout_waits_instead_of_failing(client, make, course, login_as, now):
+    from peerloop.payments.models import SandboxObject
+
+    student = login_as(make.user())
+    checkout = services.start_checkout(student, course.id, now=now)
+    row = db.session.get(SandboxObject, checkout.gateway_session_id)
+    row.data = {
+        **row.data,
+        "amount_total": 100,
+        "status": "complete",
+        "payment_status": "paid",
+        "payment_intent": "pi_x",
+    }
+    db.session.commit()
+    response = client.get(f"/checkout/return?session_id={checkout.gateway_session_id}")
+    assert response.status_code == 202 and "Confirming your payment" in response.get_data(as_text=True)
+    assert count(Enrollment) == 0
