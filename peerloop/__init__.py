@@ -103,6 +103,7 @@ def register_models() -> None:
     import peerloop.jobs  # noqa: F401
     import peerloop.notifications.models  # noqa: F401
     import peerloop.payments.models  # noqa: F401
+    import peerloop.scheduling.models  # noqa: F401
     import peerloop.webhooks.models  # noqa: F401
 
 
@@ -118,14 +119,21 @@ def register_blueprints(app: Flask) -> None:
     from peerloop.payments.api import bp as payments_api
     from peerloop.payments.services import register_webhook_handlers
     from peerloop.payments.views import bp as payments_views
+    from peerloop.scheduling import register as register_scheduling
+    from peerloop.scheduling.api import bp as scheduling_api
+    from peerloop.scheduling.views import bp as scheduling_views
     from peerloop.webhooks.views import bp as webhooks
 
     app.register_blueprint(catalog_views)
     app.register_blueprint(accounts_views)
     app.register_blueprint(notifications_views)
     app.register_blueprint(payments_views)
+    app.register_blueprint(scheduling_views)
     app.register_blueprint(webhooks)
-    app.register_blueprint(create_api_blueprint(accounts_api, catalog_api, notifications_api, payments_api, clock_api))
+    app.register_blueprint(
+        create_api_blueprint(accounts_api, catalog_api, notifications_api, payments_api, scheduling_api, clock_api)
+    )
+    register_scheduling()
     register_webhook_handlers()  # the web, the worker and the sweep all build the app, so all know them
 
 

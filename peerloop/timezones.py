@@ -158,7 +158,8 @@ def format_local(value: datetime | date | None, zone: str | None, *, style: str 
     """A time as people read it, in ``zone``, to the minute, with the abbreviation.
 
     ``long``: "14 Nov 2026, 11:42 EST" (pages and emails); ``console``:
-    "2026-11-14 11:42 EST" (the consoles' tables sort by eye). A ``date`` has
+    "2026-11-14 11:42 EST" (the consoles' tables sort by eye); ``short``: "Sat 14 Nov, 11:42 EST";
+    ``time``: "11:42" (slot buttons, under a heading that names the day and zone). A ``date`` has
     no zone and is shown as it is ("14 Nov 2026" / "2026-11-14"); None is "".
     """
     if value is None:
@@ -168,6 +169,10 @@ def format_local(value: datetime | date | None, zone: str | None, *, style: str 
     local = to_local(value, zone)
     if style == "console":
         return f"{local:%Y-%m-%d %H:%M} {abbreviation(local)}"
+    if style == "time":  # a slot button: "15:00"
+        return f"{local:%H:%M}"
+    if style == "short":  # a list of sessions: "Thu 3 Dec, 15:00 EST"
+        return f"{local:%a} {local.day} {local:%b, %H:%M} {abbreviation(local)}"
     return f"{local.day} {local:%b %Y, %H:%M} {abbreviation(local)}"
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 from flask_login import current_user
 
+from peerloop import clock
 from peerloop.api import page_args, paginated
 from peerloop.catalog import services
-from peerloop.catalog.serializers import course_detail_json, course_summary_json, teacher_json
+from peerloop.catalog.serializers import course_detail_json, course_summary_json
 from peerloop.errors import NotFound
 
 bp = Blueprint("catalog_api", __name__)
@@ -30,10 +31,15 @@ def course(id_or_slug: str):
 
 @bp.get("/courses/<id_or_slug>/sts")
 def course_teachers(id_or_slug: str):
+    """Who teaches the course (the creator too when they teach it), one page paged in SQL, each with
+    ``next_available`` and its next free ``slots``."""
+    from peerloop.scheduling.api import teacher_card_json
+
     course = services.get_course(id_or_slug, viewer=current_user, with_details=False)
     if course is None:
         raise NotFound("No such course.")
     page, per_page = page_args(request.args)
-    cards = services.course_teachers(course)
-    shown = cards[(page - 1) * per_page : page * per_page]
-    return paginated([teacher_json(c) for c in shown], page=page, per_page=per_page, total=len(cards))
+    cards = services.course_teachers(course, page=page, per_page=per_page, now=clock.now(), viewer=current_user)
+    return paginated(
+        [teacher_card_json(c) for c in cards], page=page, per_page=per_page, total=services.course_teacher_count(course)
+    )

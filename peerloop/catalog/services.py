@@ -208,24 +208,68 @@ class TeacherCard:
     students_taught: int
     rating: float | None
     is_creator: bool = False
-    slots: list = field(default_factory=list)  # filled in by scheduling
-    next_available: str | None = None  # filled in by scheduling
+    slots: list = field(default_factory=list)  # the next free start instants (UTC), filled by scheduling
+    next_available: str | None = None  # the first of them, ISO 8601 UTC; None when none is free
 
 
-def course_teachers(course: Course) -> list[TeacherCard]:
-    """Certified, active Student-Teachers of the course, most experienced first."""
-    rows = db.session.execute(
+def _st_query(course: Course):
+    return (
         sa.select(StudentTeacher, User)
         .join(User, StudentTeacher.user_id == User.id)
         .where(
             StudentTeacher.course_id == course.id,
             StudentTeacher.is_active.is_(True),
             User.deleted_at.is_(None),
+            User.id != course.creator_id,
         )
-        .order_by(StudentTeacher.students_taught.desc(), User.name)
-    ).all()
-    # Ratings come from session assessments, which arrive with booking.
-    return [TeacherCard(user=user, students_taught=st.students_taught, rating=None) for st, user in rows]
+    )
+
+
+def _creator_card(course: Course) -> TeacherCard | None:
+    """The creator, when they teach the course themselves (they have set availability)."""
+    from peerloop.scheduling.models import AvailabilitySettings, SessionStatus, TutoringSession
+
+    teaches = db.session.scalar(
+        sa.select(AvailabilitySettings.user_id).where(AvailabilitySettings.user_id == course.creator_id)
+    )
+    if teaches is None or course.creator.deleted_at is not None:
+        return None
+    taught = db.session.scalar(
+        sa.select(sa.func.count(sa.distinct(TutoringSession.student_id))).where(
+            TutoringSession.teacher_id == course.creator_id,
+            TutoringSession.course_id == course.id,
+            TutoringSession.status == SessionStatus.completed,
+        )
+    )
+    return TeacherCard(user=course.creator, students_taught=int(taught or 0), rating=None, is_creator=True)
+
+
+def course_teachers(
+    course: Course, *, page: int = 1, per_page: int | None = None, now=None, viewer=None, slot_limit: int = 6
+) -> list[TeacherCard]:
+    """Who teaches the course: its creator first when they teach it, then its certified, active
+    Student-Teachers, most experienced first; one page of them (paged in SQL). With ``now``, each
+    card carries its next free times (in a fixed number of queries, whatever the page size)."""
+    creator = _creator_card(course)
+    offset = (page - 1) * per_page if per_page else 0
+    cards = [creator] if creator and offset == 0 else []
+    query = _st_query(course).order_by(StudentTeacher.students_taught.desc(), User.name, User.id)
+    if per_page:
+        shift = 1 if creator else 0
+        query = query.offset(max(0, offset - shift)).limit(per_page - len(cards))
+    rows = db.session.execute(query).all()
+    # Ratings come from session assessments, which arrive with the video work.
+    cards += [TeacherCard(user=user, students_taught=st.students_taught, rating=None) for st, user in rows]
+    if now is not None and cards:
+        from peerloop.scheduling.services import fill_slots
+
+        fill_slots(cards, now=now, viewer=viewer, limit=slot_limit)
+    return cards
+
+
+def course_teacher_count(course: Course) -> int:
+    count = db.session.scalar(sa.select(sa.func.count()).select_from(_st_query(course).subquery()))
+    return int(count) + (1 if _creator_card(course) else 0)
 
 
 @dataclass

@@ -176,7 +176,7 @@ class LedgerEntry(UUIDPrimaryKey, CreatedAt, db.Model):
     amount_cents: Mapped[int]  # signed
     currency: Mapped[str] = mapped_column(sa.String(3))
     percentage: Mapped[int | None]  # 15, 15, 70 (or 85) on the split rows
-    session_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid, index=True)  # the booking work adds its FK
+    session_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("sessions.id"), index=True)
     refund_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("refunds.id"), index=True)
     payout_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("payouts.id"), index=True)
     memo: Mapped[str | None] = mapped_column(sa.String(300))

@@ -162,10 +162,11 @@ def _sum(*where) -> int:
 
 
 def delivered_sessions(enrollment: Enrollment) -> int:
-    """How many of the enrollment's sessions were delivered (completed, a student no-show, a late
-    cancellation). Until the booking work exists this counts the release rows; it then replaces
-    this function with its own count, and the refund rules follow."""
-    return _released_count(enrollment.id)
+    """How many of the enrollment's sessions were delivered (completed, the student's no-shows and
+    late cancellations): the booking rules' count, which the refund rules follow."""
+    from peerloop.scheduling.services import delivered_count
+
+    return delivered_count(enrollment.id)
 
 
 def _released_count(enrollment_id: uuid.UUID) -> int:
@@ -313,6 +314,7 @@ def start_checkout(
     *,
     student_teacher_id=None,
     schedule_later: bool = False,
+    start=None,
     idempotency_key: str | None = None,
     now: datetime,
 ) -> Checkout:
@@ -326,7 +328,11 @@ def start_checkout(
     :raise NotFound: no such published course.
     :raise Conflict: ``already_enrolled``.
     :raise RuleViolation: ``not_purchasable`` (no session or below the minimum charge).
-    :raise ValidationError: an unknown teacher, a bad idempotency key.
+    ``start`` (with a teacher) holds that time for the checkout's lifetime: a held session the
+    no-double-booking rule counts, booked when the payment completes.
+
+    :raise ValidationError: an unknown teacher, a bad idempotency key, a malformed ``start``.
+    :raise Conflict: ``slot_unavailable`` (the time was taken) and the other booking rules.
     :raise ProviderUnavailable: the gateway is down (nothing is written).
     """
     key = _check_idempotency_key(idempotency_key)
@@ -350,6 +356,37 @@ def start_checkout(
         raise ValidationError(
             "You cannot be your own Student-Teacher.", fields={"student_teacher_id": "Choose someone else."}
         )
+    if live_enrollment(student.id, course.id) is not None:
+        raise Conflict("You are already enrolled in this course.", code="already_enrolled")
+    hold = None
+    if start not in (None, ""):
+        from peerloop.scheduling import services as scheduling
+
+        if teacher_id is None:
+            raise ValidationError("Pick a Student-Teacher's time.", fields={"start": "Choose a teacher for this time."})
+        # Held (and committed) before the gateway is called, so no lock is kept across the call.
+        hold = scheduling.hold_time(student, course, teacher_id, start, until=now + _checkout_ttl(), now=now)
+    try:
+        return _open_checkout(student, course, teacher_id, schedule_later, key, hold, now=now)
+    except BaseException:
+        if hold is not None:
+            db.session.rollback()
+            _let_go(hold.id, now)
+        raise
+
+
+def _let_go(hold_id: uuid.UUID, now: datetime) -> None:
+    from peerloop.scheduling.models import SessionStatus, TutoringSession
+
+    db.session.execute(
+        sa.update(TutoringSession)
+        .where(TutoringSession.id == hold_id, TutoringSession.status == SessionStatus.held)
+        .values(status=SessionStatus.lapsed, updated_at=now)
+    )
+    db.session.commit()
+
+
+def _open_checkout(student, course, teacher_id, schedule_later, key, hold, *, now: datetime) -> Checkout:
     db.session.scalar(for_update(sa.select(User.id).where(User.id == student.id)))  # one checkout at a time
     if live_enrollment(student.id, course.id) is not None:
         raise Conflict("You are already enrolled in this course.", code="already_enrolled")
@@ -372,9 +409,11 @@ def start_checkout(
             open_checkout.schedule_later = schedule_later or teacher_id is None
             if key is not None and open_checkout.idempotency_key is None:
                 open_checkout.idempotency_key = key
+            _attach_hold(hold, open_checkout)
             db.session.commit()
             return open_checkout
         open_checkout.status = CheckoutStatus.expired  # stale, repriced or another gateway's: a fresh one below
+        _release_holds(open_checkout.id, now)
         db.session.flush()
 
     checkout_id = uuid.uuid4()
@@ -416,8 +455,30 @@ def start_checkout(
         updated_at=now,
     )
     db.session.add(checkout)
+    db.session.flush()
+    _attach_hold(hold, checkout)
     db.session.commit()
     return checkout
+
+
+def _attach_hold(hold, checkout: Checkout) -> None:
+    """The held time belongs to this checkout and lasts as long as it (an older hold of it is let go)."""
+    _release_holds(checkout.id, checkout.updated_at)
+    if hold is None:
+        return
+    from peerloop.scheduling.models import TutoringSession
+
+    row = db.session.get(TutoringSession, hold.id, populate_existing=True)
+    row.checkout_id = checkout.id
+    row.hold_expires_at = min(row.hold_expires_at, checkout.expires_at)
+    checkout.student_teacher_id = row.teacher_id
+    checkout.schedule_later = False
+
+
+def _release_holds(checkout_id: uuid.UUID, now: datetime) -> None:
+    from peerloop.scheduling.services import release_holds
+
+    release_holds(checkout_id, now=now)
 
 
 def checkout_by_session_id(session_id: str) -> Checkout | None:
@@ -504,7 +565,11 @@ def complete_checkout(session: GatewayCheckout, *, now: datetime) -> Enrollment 
         return None
     if not session.payment_intent:
         raise ValueError(f"session {session.id} is paid but names no payment intent")
-    db.session.scalar(for_update(sa.select(User.id).where(User.id == checkout.student_id)))
+    from peerloop.scheduling import services as scheduling
+
+    # The student, and the teacher of a held time, in the booking's fixed order (users by id).
+    hold = scheduling.held_session(checkout.id)
+    scheduling.lock_users(checkout.student_id, *([hold.teacher_id] if hold else []))
     checkout = db.session.scalar(
         for_update(sa.select(Checkout).where(Checkout.id == checkout.id)).execution_options(populate_existing=True)
     )
@@ -544,6 +609,7 @@ def complete_checkout(session: GatewayCheckout, *, now: datetime) -> Enrollment 
         db.session.flush()
         _write_split(transaction, None, course.creator_id, now)
         checkout.enrollment_id = held.id
+        _release_holds(checkout.id, now)
         db.session.flush()
         refund = _execute_refund(
             transaction,
@@ -600,6 +666,7 @@ def complete_checkout(session: GatewayCheckout, *, now: datetime) -> Enrollment 
         .values(student_count=sa.func.coalesce(Course.student_count, 0) + 1)
         .execution_options(synchronize_session=False)
     )
+    scheduling.confirm_hold(checkout, enrollment, now=now)
     teacher = db.session.get(User, checkout.student_teacher_id) if checkout.student_teacher_id else None
     notify(
         student,
@@ -692,6 +759,7 @@ def expire_stale_checkouts(now: datetime, *, limit: int = 100) -> int:
                 )
                 if row.status == CheckoutStatus.open:
                     row.status = CheckoutStatus.expired
+                    _release_holds(row.id, now)
                     expired += 1
             db.session.commit()
         except Exception:
@@ -1378,6 +1446,7 @@ def handle_checkout_expired(event, *, now: datetime) -> None:
     )
     if checkout.status == CheckoutStatus.open:
         checkout.status = CheckoutStatus.expired
+        _release_holds(checkout.id, now)
 
 
 def _lock_sale(transaction_id: uuid.UUID) -> tuple[Enrollment | None, Transaction]:
@@ -2415,17 +2484,9 @@ def dashboard_rows(student_id: uuid.UUID, *, page: int = 1, per_page: int | None
             .group_by(ModuleProgress.enrollment_id)
         ).all()
     )
-    delivered = dict(  # sessions_used, for all of them at once (the release rows, as delivered_sessions)
-        db.session.execute(
-            sa.select(LedgerEntry.enrollment_id, sa.func.count(LedgerEntry.id))
-            .where(
-                LedgerEntry.enrollment_id.in_([e.id for e in enrollments]),
-                LedgerEntry.kind == LedgerKind.teaching_release,
-                LedgerEntry.account == LedgerAccount.earnings,
-            )
-            .group_by(LedgerEntry.enrollment_id)
-        ).all()
-    )
+    from peerloop.scheduling.services import session_counts
+
+    counts = session_counts([e.id for e in enrollments])  # the booking rules' count, all at once
     rows = []
     for enrollment in enrollments:
         teacher = teachers.get(enrollment.student_teacher_id)
@@ -2437,7 +2498,7 @@ def dashboard_rows(student_id: uuid.UUID, *, page: int = 1, per_page: int | None
                 modules_done=int(done.get(enrollment.id, 0)),
                 modules_total=int(totals.get(enrollment.course_id, 0)),
                 next_step=_next_step(enrollment, teacher),
-                sessions_used=min(int(delivered.get(enrollment.id, 0)), enrollment.session_count),
+                sessions_used=min(counts[enrollment.id].used, enrollment.session_count),
             )
         )
     return rows

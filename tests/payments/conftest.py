@@ -23,13 +23,33 @@ def buy(student, course, *, now, teacher=None):
     return checkout.enrollment
 
 
-@dataclass
-class FakeSession:
-    """What the booking work will pass to release_teaching_share: a delivered session."""
+def FakeSession(session_id, enrollment_id, teacher_id, *, now=None):  # noqa: N802  (was a stand-in class)
+    """A delivered (completed) session of the enrollment with ``teacher_id``, as booking makes them:
+    what release_teaching_share is given. The same id twice is the same session."""
+    from datetime import UTC, datetime, timedelta
 
-    id: object
-    enrollment_id: object
-    teacher_id: object
+    from peerloop.enrollment.models import Enrollment
+    from peerloop.extensions import db
+    from peerloop.scheduling.models import SessionStatus, TutoringSession
+
+    existing = db.session.get(TutoringSession, session_id)
+    if existing is not None:
+        return existing
+    enrollment = db.session.get(Enrollment, enrollment_id)
+    start = (now or datetime(2026, 11, 20, 15, tzinfo=UTC)) - timedelta(hours=2)
+    session = TutoringSession(
+        id=session_id,
+        enrollment_id=enrollment_id,
+        course_id=enrollment.course_id,
+        teacher_id=teacher_id,
+        student_id=enrollment.student_id,
+        scheduled_start=start,
+        scheduled_end=start + timedelta(hours=1),
+        status=SessionStatus.completed,
+    )
+    db.session.add(session)
+    db.session.flush()
+    return session
 
 
 def pay(session_id: str, *, now) -> str:
