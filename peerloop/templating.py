@@ -96,6 +96,7 @@ def init_app(app: Flask) -> None:
             "current_path": request.full_path.rstrip("?"),
             # The configured split, for "Where your money goes" (platform, creator, teacher percentages).
             "split_rates": rates_from_config(current_app.config),
+            "viewer_timezone": viewer_timezone,
         }
         if current_user.is_authenticated:
             context["bell_unread"] = notifications.unread_count(current_user.id)

@@ -7,6 +7,7 @@ import math
 from flask import Blueprint, abort, current_app, render_template, request, send_from_directory
 from flask_login import current_user
 
+from peerloop import clock
 from peerloop.catalog import services
 from peerloop.errors import ValidationError
 from peerloop.payments.money import rates_from_config, split_payment
@@ -56,7 +57,7 @@ def course(slug: str):
         course=course,
         prerequisites=services.prerequisites_by_type(course),
         sessions=services.modules_by_session(course),
-        teachers=services.course_teachers(course),
+        teachers=services.course_teachers(course, now=clock.now(), viewer=current_user, slot_limit=4),
         can_manage=services.can_manage_course(current_user, course),
         enrollment=(live_enrollment(current_user.id, course.id) if current_user.is_authenticated else None),
         # "Where your money goes": this price divided by the configured split, as a payment will be.

@@ -41,11 +41,6 @@ def _earner():
 @login_required
 def checkout_session():
     data = json_body()
-    if "start" in data:
-        raise ValidationError(
-            "Holding a time at checkout arrives with booking: enroll, then book.",
-            fields={"start": "Not supported yet."},
-        )
     course_id = _optional_str(data, "course_id", 64)
     if not course_id:
         raise ValidationError("Say which course to buy.", fields={"course_id": "Required."})
@@ -54,6 +49,7 @@ def checkout_session():
         course_id,
         student_teacher_id=_optional_str(data, "student_teacher_id", 64),
         schedule_later=not data.get("student_teacher_id"),
+        start=_optional_str(data, "start", 40),
         idempotency_key=request.headers.get("Idempotency-Key"),
         now=clock.now(),
     )

@@ -2436,19 +2436,39 @@ class DashboardRow:
     modules_total: int
     next_step: str
     sessions_used: int = 0
+    sessions_upcoming: int = 0
+
+    @property
+    def sessions_left(self) -> int:
+        return max(0, self.enrollment.session_count - self.sessions_used)
+
+    @property
+    def can_book(self) -> bool:
+        return (
+            self.enrollment.status in (EnrollmentStatus.enrolled, EnrollmentStatus.in_progress)
+            and self.sessions_left > 0
+        )
 
     @property
     def progress_pct(self) -> int:
         return round(100 * self.modules_done / self.modules_total) if self.modules_total else 0
 
 
-def _next_step(enrollment: Enrollment, teacher: User | None) -> str:
+def _next_step(enrollment: Enrollment, teacher: User | None, counts=None) -> str:
     if enrollment.status == EnrollmentStatus.cancelled:
         return "Ended"
     if enrollment.status == EnrollmentStatus.frozen:
         return "On hold while a payment dispute is open"
     if enrollment.status == EnrollmentStatus.completed:
         return "Nothing: you finished this course"
+    if counts is not None and counts.used:
+        left = enrollment.session_count - counts.used
+        if counts.upcoming:
+            return "Your next session is booked" + (f"; {left} more to book" if left > 0 else "")
+        if left > 0:
+            who = f" with {teacher.name}" if teacher else ""
+            return f"Book session {counts.used + 1} of {enrollment.session_count}{who}"
+        return "All sessions done: finish the modules for your certificate"
     if teacher is None:
         return "Choose a Student-Teacher and book your first session"
     if enrollment.deferred_at is not None:
@@ -2497,8 +2517,9 @@ def dashboard_rows(student_id: uuid.UUID, *, page: int = 1, per_page: int | None
                 teacher=teacher,
                 modules_done=int(done.get(enrollment.id, 0)),
                 modules_total=int(totals.get(enrollment.course_id, 0)),
-                next_step=_next_step(enrollment, teacher),
+                next_step=_next_step(enrollment, teacher, counts[enrollment.id]),
                 sessions_used=min(counts[enrollment.id].used, enrollment.session_count),
+                sessions_upcoming=counts[enrollment.id].upcoming,
             )
         )
     return rows

@@ -11,7 +11,7 @@ from flask_login import current_user, login_required
 
 from peerloop import clock
 from peerloop.catalog import services as catalog
-from peerloop.errors import Conflict, DomainError, NotFound, ProviderUnavailable
+from peerloop.errors import Conflict, DomainError, NotFound, ProviderUnavailable, RuleViolation
 from peerloop.payments import sandbox, services
 from peerloop.payments.interfaces import GatewayError
 from peerloop.payments.models import CheckoutStatus
@@ -50,13 +50,26 @@ def enroll_confirm(slug: str):
     teacher_id, _ = _teacher_arg(request.args.get("teacher"))
     teachers = catalog.course_teachers(course)
     chosen = next((card for card in teachers if str(card.user.id) == teacher_id), None)
+    start = _held_start(request.args.get("start")) if chosen else None
     return render_template(
         "payments/enroll.html",
         course=course,
         teachers=teachers,
         chosen=chosen,
+        start=start,
+        hold_minutes=current_app.config.get("CHECKOUT_EXPIRES_MINUTES", 60),
         problem=services.publish_problem(course),
     )
+
+
+def _held_start(value: str | None):
+    """The time picked on the course page or the day view, when it is one."""
+    from peerloop.scheduling.services import parse_instant
+
+    try:
+        return parse_instant(value) if value else None
+    except DomainError:
+        return None
 
 
 @bp.post("/courses/<slug>/enroll")
@@ -64,13 +77,28 @@ def enroll_confirm(slug: str):
 def enroll(slug: str):
     course = _course_or_404(slug)
     teacher_id, later = _teacher_arg(request.form.get("teacher"))
+    start = request.form.get("start") if teacher_id else None
     try:
         checkout = services.start_checkout(
-            current_user, course.id, student_teacher_id=teacher_id, schedule_later=later, now=clock.now()
+            current_user,
+            course.id,
+            student_teacher_id=teacher_id,
+            schedule_later=later,
+            start=start or None,
+            now=clock.now(),
         )
     except Conflict as error:
+        if error.code == "slot_unavailable":  # taken since it was picked: pick another on the day view
+            flash(error.message, "error")
+            return redirect(url_for("scheduling.schedule", slug=course.slug), code=303)
         flash(error.message, "info")
         return redirect(url_for("payments.dashboard"))
+    except RuleViolation as error:
+        if start and error.code in ("too_soon", "too_far", "outside_availability"):
+            flash(error.message, "error")
+            return redirect(url_for("scheduling.schedule", slug=course.slug), code=303)
+        flash(error.message, "error")
+        return redirect(url_for("catalog.course", slug=course.slug)), 303
     except DomainError as error:
         flash(error.message, "error")
         return redirect(url_for("catalog.course", slug=course.slug)), 303
@@ -88,9 +116,18 @@ def checkout_return():
     with contextlib.suppress(ProviderUnavailable):  # the webhook completes it; the waiting page says so
         checkout = services.confirm_return(session_id, now=clock.now())
     if checkout.status == CheckoutStatus.completed:
-        flash(
-            f"You're enrolled in {checkout.course.title}. A receipt is on its way to {current_user.email}.", "success"
-        )
+        from peerloop.scheduling.models import SessionStatus
+        from peerloop.scheduling.services import SLOT_TAKEN, held_session
+
+        enrolled = f"You're enrolled in {checkout.course.title}. A receipt is on its way to {current_user.email}."
+        hold = held_session(checkout.id)
+        if hold is not None and hold.status == SessionStatus.scheduled:
+            flash(enrolled + " Your first session is booked.", "success")
+            return redirect(url_for("scheduling.session_page", session_id=hold.id, booked=1))
+        if hold is not None:  # the held time lapsed and was taken meanwhile: the enrollment stands
+            flash(f"{enrolled} {SLOT_TAKEN}", "error")
+            return redirect(url_for("scheduling.schedule", slug=checkout.course.slug))
+        flash(enrolled, "success")
         return redirect(url_for("payments.dashboard"))
     return render_template("payments/confirming.html", checkout=checkout), 202
 
@@ -107,7 +144,15 @@ def checkout_cancelled(slug: str):
 @bp.get("/dashboard")
 @login_required
 def dashboard():
-    return render_template("payments/dashboard.html", rows=services.dashboard_rows(current_user.id))
+    from peerloop.scheduling import requests as session_requests
+    from peerloop.scheduling.services import student_sessions
+
+    return render_template(
+        "payments/dashboard.html",
+        rows=services.dashboard_rows(current_user.id),
+        sessions=student_sessions(current_user, now=clock.now()),
+        requests=session_requests.requests_for(current_user, role="student", limit=20),
+    )
 
 
 @bp.post("/enrollments/<enrollment_id>/deferred")

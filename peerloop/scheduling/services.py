@@ -191,6 +191,8 @@ def load_availability(user_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, slots.Av
         s.user_id: s
         for s in db.session.scalars(sa.select(AvailabilitySettings).where(AvailabilitySettings.user_id.in_(ids)))
     }
+    if not settings:
+        return {}
     weekly: dict[uuid.UUID, list] = {}
     for w in db.session.scalars(sa.select(WeeklyWindow).where(WeeklyWindow.user_id.in_(list(settings)))):
         weekly.setdefault(w.user_id, []).append(
@@ -1247,3 +1249,38 @@ def course_day_view(course: Course, *, day: date | None, timezone: str, now: dat
     return DayView(
         course=course, day=day, timezone=timezone, teachers=shown, days_with_slots=days, session_minutes=lengths
     )
+
+
+@dataclass
+class StudentSessions:
+    upcoming: list[TutoringSession]
+    past: list[TutoringSession]
+
+
+def student_sessions(user: User, *, now: datetime, past_limit: int = 20) -> StudentSessions:
+    """My courses' sessions: upcoming (soonest first) and past (latest first), in two queries."""
+    options = (
+        joinedload(TutoringSession.course),
+        joinedload(TutoringSession.teacher),
+        joinedload(TutoringSession.enrollment),
+    )
+    upcoming = db.session.scalars(
+        sa.select(TutoringSession)
+        .options(*options)
+        .where(TutoringSession.student_id == user.id, _upcoming_condition(), TutoringSession.scheduled_end > now)
+        .order_by(TutoringSession.scheduled_start)
+    ).unique()
+    past = db.session.scalars(
+        sa.select(TutoringSession)
+        .options(*options)
+        .where(
+            TutoringSession.student_id == user.id,
+            sa.or_(
+                TutoringSession.status.in_([SessionStatus.completed, SessionStatus.no_show, SessionStatus.cancelled]),
+                sa.and_(_upcoming_condition(), TutoringSession.scheduled_end <= now),
+            ),
+        )
+        .order_by(TutoringSession.scheduled_start.desc())
+        .limit(past_limit)
+    ).unique()
+    return StudentSessions(upcoming=list(upcoming), past=list(past))
