@@ -15,6 +15,21 @@ from peerloop.errors import Conflict, Unauthorized, ValidationError
 bp = Blueprint("accounts", __name__)
 
 
+def _landing(user) -> str:
+    """Where a login without a safe ``next`` goes: My courses for a student (anyone with an
+    enrollment), Teaching for a teacher with none, else My courses (it says how to start)."""
+    import sqlalchemy as sa
+
+    from peerloop.enrollment.models import Enrollment
+    from peerloop.extensions import db
+    from peerloop.scheduling.services import can_teach
+
+    enrolled = db.session.scalar(sa.select(Enrollment.id).where(Enrollment.student_id == user.id).limit(1))
+    if enrolled is None and can_teach(user):
+        return url_for("scheduling.teaching")
+    return url_for("payments.dashboard")
+
+
 def _apply_field_errors(form, error: ValidationError | Conflict) -> None:
     """Show a service's field messages next to the form fields they belong to."""
     shown = False
@@ -58,7 +73,7 @@ def signup():
 def login():
     form = forms.LoginForm(next=request.args.get("next"))
     if current_user.is_authenticated and request.method == "GET":
-        return redirect(safe_next(request.args.get("next")) or url_for("catalog.home"))
+        return redirect(safe_next(request.args.get("next")) or _landing(current_user))
     if form.validate_on_submit():
         try:
             user = services.authenticate(form.email.data, form.password.data, now=utcnow())
@@ -67,7 +82,7 @@ def login():
         else:
             log_in(user, remember=bool(form.remember.data))
             flash(f"Welcome back, {user.name}.", "success")
-            return redirect(safe_next(form.next.data) or url_for("catalog.home"))
+            return redirect(safe_next(form.next.data) or _landing(user))
     return render_template("accounts/login.html", form=form), 400 if form.errors else 200
 
 
