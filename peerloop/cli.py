@@ -67,6 +67,7 @@ def run_sweep(now) -> dict:
     """
     from peerloop.notifications.services import retry_unsent_emails
     from peerloop.payments.services import expire_stale_checkouts, resume_approved_batches
+    from peerloop.scheduling.services import lapse_expired_holds
     from peerloop.webhooks.services import retry_unprocessed_events
 
     return {
@@ -74,6 +75,7 @@ def run_sweep(now) -> dict:
         "emails_retried": retry_unsent_emails(now),
         "webhook_events_retried": retry_unprocessed_events(now),
         "checkouts_expired": expire_stale_checkouts(now),
+        "holds_lapsed": lapse_expired_holds(now),
         "payouts_settled": resume_approved_batches(now),
     }
 

@@ -51,7 +51,7 @@ def create_request(
     """Ask a teacher for a time. Commits; the teacher is told.
 
     :raise ValidationError, NotFound, RuleViolation: ``not_enrolled``, ``not_a_teacher``,
-        ``no_sessions_left``, ``too_soon``, ``too_far``, ``too_many_requests``.
+        ``no_sessions_left``, ``too_soon``, ``too_far``, ``too_many_open_requests``.
     """
     start = services.parse_instant(proposed_start, field="proposed_start")
     message = _clean_message(message)
@@ -71,7 +71,7 @@ def create_request(
     if open_count >= MAX_OPEN_PER_TEACHER:
         raise RuleViolation(
             f"You have {open_count} requests waiting for {teacher.name}: wait for an answer first.",
-            code="too_many_requests",
+            code="too_many_open_requests",
         )
     request = SessionRequest(
         enrollment_id=enrollment.id,

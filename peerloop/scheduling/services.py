@@ -910,6 +910,19 @@ def release_holds(checkout_id: uuid.UUID, *, now: datetime) -> None:
     )
 
 
+def lapse_expired_holds(now: datetime) -> int:
+    """Sweep step: holds whose checkout time ran out are let go (booking already ignores them; this
+    keeps the table and PostgreSQL's exclusion constraint tidy). Returns how many."""
+    result = db.session.execute(
+        sa.update(TutoringSession)
+        .where(TutoringSession.status == SessionStatus.held, TutoringSession.hold_expires_at <= now)
+        .values(status=SessionStatus.lapsed, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return result.rowcount or 0
+
+
 def held_session(checkout_id: uuid.UUID) -> TutoringSession | None:
     return db.session.scalar(
         sa.select(TutoringSession)
