@@ -35,6 +35,8 @@ CONSOLE = [
     "/admin/console_transactions/",
     "/admin/console_payout_batches/",
     "/admin/console_payouts/",
+    "/admin/console_sessions/",
+    "/admin/console_session_requests/",
 ]
 STUDIO = ["/studio/", "/studio/courses/", "/studio/courses/new/"]
 

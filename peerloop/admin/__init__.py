@@ -12,11 +12,12 @@ from peerloop.extensions import db
 
 def init_admin(app: Flask) -> None:
     from peerloop.accounts.models import User
-    from peerloop.admin import console, payments, studio
+    from peerloop.admin import console, payments, scheduling, studio
     from peerloop.catalog.models import Category, Course
     from peerloop.jobs import FailedJob
     from peerloop.notifications.models import OutboundEmail
     from peerloop.payments.models import Payout, PayoutBatch, Transaction
+    from peerloop.scheduling.models import SessionRequest, TutoringSession
     from peerloop.webhooks.models import WebhookEvent
 
     theme = Bootstrap4Theme(base_template="admin/peerloop_master.html", swatch="default")
@@ -54,6 +55,22 @@ def init_admin(app: Flask) -> None:
     admin.add_view(payments.PayoutView(Payout, db, name="Payouts", endpoint="console_payouts", category="Payments"))
     admin.add_view(payments.RefundToolView(name="Refunds", endpoint="console_refunds", url="/admin/refunds"))
     admin.add_link(MenuLink(name="Webhook events", endpoint="console_webhook_events.index_view", category="Payments"))
+    # Teaching (peerloop/admin/scheduling.py): read-only; sessions change only through scheduling.services.
+    admin.add_view(
+        scheduling.SessionView(TutoringSession, db, name="Sessions", endpoint="console_sessions", category="Teaching")
+    )
+    admin.add_link(
+        MenuLink(
+            name="Late cancellations",
+            url="/admin/console_sessions/?flt0_late_cancellation_equals=1",
+            category="Teaching",
+        )
+    )
+    admin.add_view(
+        scheduling.SessionRequestView(
+            SessionRequest, db, name="Session requests", endpoint="console_session_requests", category="Teaching"
+        )
+    )
 
     creator_studio = Admin(
         app,

@@ -26,9 +26,15 @@ from peerloop.webhooks.models import WebhookEvent, WebhookStatus
 class ConsoleHome(SecureIndexView):
     @expose("/")
     def index(self):
+        from peerloop.admin.scheduling import late_cancellations
         from peerloop.payments.services import payout_overview
 
-        return self.render("admin/console_home.html", stats=management.console_stats(), payouts=payout_overview())
+        return self.render(
+            "admin/console_home.html",
+            stats=management.console_stats(),
+            payouts=payout_overview(),
+            late=late_cancellations(clock.now()),
+        )
 
 
 class UserView(SecureModelView):
