@@ -949,6 +949,9 @@ def confirm_hold(checkout, enrollment: Enrollment, *, now: datetime) -> Tutoring
     db.session.refresh(hold)
     if hold.status not in (SessionStatus.held, SessionStatus.lapsed) or hold.enrollment_id is not None:
         return None
+    # Someone else's hold that ran out (not yet swept) no longer keeps the time: let it go first, or
+    # PostgreSQL's exclusion constraint would still count it and refuse a time that is free.
+    _lapse_stale_holds(hold.teacher_id, hold.student_id, now=now)
     try:
         with db.session.begin_nested():
             _check_time(

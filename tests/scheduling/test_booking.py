@@ -544,3 +544,19 @@ def test_a_hold_checks_the_time(world, make, now):
         payments.start_checkout(
             buyer, world.course.id, student_teacher_id=world.teacher.id, start="2026-11-24T09:00", now=now
         )
+
+
+def test_paying_late_books_the_time_when_only_an_expired_hold_of_someone_else_covers_it(app, world, make, now):
+    """A's hold lapses; B holds the same time and walks away (B's hold expires, not yet swept); A then
+    pays: the time is free, so A gets it (PostgreSQL's exclusion constraint must not count B's dead hold)."""
+    first, second = make.user(), make.user()
+    checkout = payments.start_checkout(first, world.course.id, student_teacher_id=world.teacher.id, start=TUE9, now=now)
+    payments.start_checkout(
+        second, world.course.id, student_teacher_id=world.teacher.id, start=TUE9, now=now + timedelta(minutes=90)
+    )
+    paid_at = now + timedelta(hours=3)  # both holds have run out
+    sandbox.pay(checkout.gateway_session_id, now=paid_at)
+    run_jobs(app)
+    db.session.expire_all()
+    (session,) = sessions_of(checkout.enrollment_id)
+    assert (session.status, session.scheduled_start, session.number) == (SessionStatus.scheduled, TUE9, 1)
