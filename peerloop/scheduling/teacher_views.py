@@ -213,8 +213,19 @@ def _teacher_today() -> date:
     return clock.now().astimezone(zone_for(saved_zone)).date()
 
 
+def _date_label(text: str) -> str:
+    """ "2026-12-24" → "Thu 24 Dec 2026" (as typed when it is not a date)."""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        return text
+    return f"{day:%a} {day.day} {day:%b %Y}"
+
+
 def _availability_page(form: AvailabilityForm, *, status: int = 200, message: str | None = None):
     saved = services.availability_json(current_user)
+    for row in form.blocked:
+        row["label"] = _date_label(row["date"])
     return render_template(
         "scheduling/availability.html",
         form=form,

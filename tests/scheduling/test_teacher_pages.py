@@ -335,7 +335,7 @@ def test_a_student_makes_and_revokes_a_calendar_feed(client, make, login_as):
     body = created.get_data(as_text=True)
     import re
 
-    url = re.search(r'value="(http://peerloop\.test/calendar/[^"]+\.ics)"', body).group(1)
+    url = re.search(r">(http://peerloop\.test/calendar/[^<]+\.ics)</textarea>", body).group(1)
     token = url.rsplit("/", 1)[1].removesuffix(".ics")
     assert f'href="webcal://peerloop.test/calendar/{token}.ics"' in body
     assert "Google Calendar" in body and "Apple Calendar" in body and "Outlook" in body
