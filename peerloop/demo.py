@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
@@ -54,6 +54,16 @@ from peerloop.extensions import db
 from peerloop.notifications.models import Notification
 from peerloop.payments import sandbox, services
 from peerloop.payments.models import CheckoutStatus
+from peerloop.scheduling import requests as session_requests
+from peerloop.scheduling import services as scheduling
+from peerloop.scheduling.models import (
+    AvailabilitySettings,
+    NoShowBy,
+    SessionRequest,
+    SessionStatus,
+    TutoringSession,
+)
+from peerloop.timezones import zone_for
 
 DEMO_PASSWORD = "peerloop-demo"
 
@@ -1254,6 +1264,39 @@ def _sandbox_gateway() -> Iterator[None]:
         outbox_log.setLevel(level)
 
 
+@contextmanager
+def _jobs_after_the_outer_commit() -> Iterator[None]:
+    """Jobs queued for after the commit wait for the transaction's own commit, not a savepoint's.
+
+    SQLAlchemy's ``after_commit`` also fires when a SAVEPOINT is released, and ``peerloop.jobs``
+    then runs the queued jobs: booking's second notice (a savepoint) would send the first email
+    while the booking still holds SQLite's write lock (it waits, then fails), or before the email
+    row is committed (PostgreSQL, a worker). Meanwhile the queued jobs are kept back on a
+    savepoint's release and run on the real commit; with jobs fixed this changes nothing.
+    """
+    from sqlalchemy.orm import Session
+
+    from peerloop import jobs
+
+    kept = "peerloop_demo_kept_jobs"
+
+    def keep(session):
+        if session.in_nested_transaction() and session.info.get(jobs._AFTER_COMMIT):
+            session.info[kept] = session.info.pop(jobs._AFTER_COMMIT)
+
+    def give_back(session):
+        if kept in session.info:
+            session.info.setdefault(jobs._AFTER_COMMIT, [])[:0] = session.info.pop(kept)
+
+    sa.event.listen(Session, "after_commit", keep, insert=True)
+    sa.event.listen(Session, "after_commit", give_back)
+    try:
+        yield
+    finally:
+        sa.event.remove(Session, "after_commit", keep)
+        sa.event.remove(Session, "after_commit", give_back)
+
+
 def _count_from_rows(courses: list[Course]) -> None:
     """The figures pages show, counted from the rows that exist, so they agree with the consoles.
 
@@ -1343,6 +1386,250 @@ def _payout_accounts() -> list[tuple[str, int]]:
     return [*first_course.items(), *teachers.items()]
 
 
+# --- booking: availability, delivered history, upcoming sessions, requests ------------------
+
+# Each teacher's hours, wall-clock in their own zone (their profile's): (day_of_week 0 Sunday, start, end).
+# Between them every day of the week has hours for each taught course, so the day view has dots.
+# A blocked date and an extra evening, counted in days from the first load, show both rules.
+AVAILABILITY = {
+    "marcus@example.com": {
+        "weekly": [(d, "17:00", "21:00") for d in (1, 2, 3, 4, 5)] + [(6, "09:00", "13:00")],
+        "blocked_days_ahead": [6],
+    },
+    "aisha@example.com": {
+        "weekly": [(2, "18:00", "21:00"), (4, "18:00", "21:00"), (0, "10:00", "14:00"), (6, "10:00", "14:00")],
+        "session_minutes": 45,
+        "override_days_ahead": [(3, "19:00", "21:00")],
+    },
+    "gabriel@example.com": {
+        "weekly": [(d, "12:00", "15:00") for d in (1, 3, 5)] + [(0, "16:00", "18:00")],
+    },
+    "diego@example.com": {
+        "weekly": [(d, "08:00", "12:00") for d in (1, 3, 5)] + [(6, "10:00", "14:00"), (0, "17:00", "19:00")],
+    },
+    "priya@example.com": {
+        "weekly": [(d, "09:00", "12:00") for d in (2, 3, 4)],
+        "buffer_minutes": 30,
+    },
+    "james@example.com": {
+        "weekly": [(d, "18:00", "21:00") for d in (1, 2, 3, 4, 5)] + [(6, "10:00", "12:00")],
+    },
+    "elena@example.com": {
+        "weekly": [(d, "07:00", "10:00") for d in (1, 2, 3, 4, 5, 6)],
+        "session_minutes": 45,
+    },
+}
+
+# Sessions already behind each enrollment, written as they ended (not booked now): (days ago, local
+# start in the teacher's zone, outcome). "completed", "no_show" (the student's) and "late_cancel"
+# (the student's, under 24 hours before) are delivered: each pays the teacher's share through
+# release_teaching_share, so the ledger's releases equal the delivered count. None is a teacher's
+# no-show or cancellation, which would pay nothing and free the place.
+# Marcus's own students have no sessions behind them: his teaching pools are still held (the payouts
+# demo shows a held balance and nothing available), and Sarah's two sessions are ahead (see below).
+HISTORY = {
+    ("marcus@example.com", "intro-to-claude-code"): [(110, "12:00", "completed"), (85, "13:00", "completed")],
+    ("diego@example.com", "practical-machine-learning"): [
+        (155, "09:00", "completed"),
+        (148, "09:00", "completed"),
+        (141, "10:00", "no_show"),
+        (134, "09:00", "completed"),
+        (127, "11:00", "completed"),
+        (115, "09:00", "completed"),
+    ],
+    ("tom@example.com", "practical-machine-learning"): [
+        (15, "09:00", "completed"),
+        (9, "10:00", "completed"),
+        (4, "08:00", "late_cancel"),
+    ],
+    ("nina@example.com", "data-analysis-with-pandas"): [
+        (55, "07:00", "completed"),
+        (48, "08:00", "completed"),
+        (41, "07:00", "completed"),
+        (36, "09:00", "completed"),
+    ],
+}
+
+# Sarah's sessions with Marcus, booked through the booking service at his free times: the first
+# free slot at least this many days ahead, with its agenda.
+UPCOMING = [
+    (2, "Install Claude Code and build a first small web page together."),
+    (7, "Automate the weekly report I copy by hand."),
+]
+
+# Tom asks Diego for times outside Diego's hours: one waits for Diego (pending), one Diego answered
+# with another time (countered), waiting for Tom. (days ahead, local time in Tom's zone, message,
+# Diego's counter as (days after Tom's date, local time in Diego's zone, message) or None)
+REQUESTS = [
+    (3, "19:00", "Could we do an evening? I work until six.", None),
+    (
+        5,
+        "20:30",
+        "Any chance of a late session before my project deadline?",
+        (1, "11:00", "I teach a class then. Does 11:00 my time the next day work?"),
+    ),
+]
+
+
+def _local_instant(day: date, hhmm: str, zone: str) -> datetime:
+    hour, minute = (int(part) for part in hhmm.split(":"))
+    return datetime.combine(day, time(hour, minute), tzinfo=zone_for(zone)).astimezone(UTC)
+
+
+def _availability(user: User, data: dict, *, now: datetime) -> None:
+    """Set the teacher's hours once; hours someone set while demoing are left as they are."""
+    if db.session.get(AvailabilitySettings, user.id) is not None:
+        return
+    today = now.astimezone(zone_for(user.timezone)).date()
+    scheduling.set_availability(
+        user,
+        {
+            "timezone": user.timezone,
+            "weekly": [{"day_of_week": d, "start": s, "end": e} for d, s, e in data["weekly"]],
+            "blocked_dates": [(today + timedelta(days=n)).isoformat() for n in data.get("blocked_days_ahead", [])],
+            "overrides": [
+                {"date": (today + timedelta(days=n)).isoformat(), "start": s, "end": e}
+                for n, s, e in data.get("override_days_ahead", [])
+            ],
+            "session_minutes": data.get("session_minutes", 60),
+            "buffer_minutes": data.get("buffer_minutes", 15),
+            "min_notice_hours": 4,
+            "max_window_days": 14,
+            "paused": False,
+        },
+        now=now,
+    )
+
+
+def _history(enrollment: Enrollment, plan: list[tuple[int, str, str]], *, now: datetime) -> None:
+    """Write the enrollment's past sessions (once: only when it has none), then release the teaching
+    share of each delivered one. Releasing is idempotent per session, so a load interrupted between
+    the two finishes the releases next time."""
+    teacher_id = enrollment.student_teacher_id or enrollment.course.creator_id
+    has_sessions = db.session.scalar(
+        sa.select(TutoringSession.id).where(TutoringSession.enrollment_id == enrollment.id).limit(1)
+    )
+    if has_sessions is None and enrollment.status not in (EnrollmentStatus.cancelled, EnrollmentStatus.frozen):
+        teacher = db.session.get(User, teacher_id)
+        length = timedelta(minutes=scheduling.session_minutes_of(teacher_id))
+        delivered = 0
+        for days_ago, hhmm, outcome in sorted(plan, reverse=True):
+            start = _local_instant((now - timedelta(days=days_ago)).date(), hhmm, teacher.timezone)
+            booked_at = max(enrollment.enrolled_at, start - timedelta(days=4))
+            session = TutoringSession(
+                enrollment_id=enrollment.id,
+                course_id=enrollment.course_id,
+                teacher_id=teacher_id,
+                student_id=enrollment.student_id,
+                scheduled_start=start,
+                scheduled_end=start + length,
+                created_at=booked_at,
+            )
+            if outcome == "completed":
+                session.status = SessionStatus.completed
+                session.started_at, session.ended_at = start + timedelta(minutes=1), start + length
+            elif outcome == "no_show":
+                session.status, session.no_show_by = SessionStatus.no_show, NoShowBy.student
+            else:  # the student's late cancellation: the session counts as used
+                session.status, session.late_cancellation = SessionStatus.cancelled, True
+                session.cancelled_by, session.cancelled_at = enrollment.student_id, start - timedelta(hours=5)
+                session.cancel_reason = "Something came up at work, sorry."
+                session.sequence = 1
+            delivered += 1
+            session.number = delivered
+            session.updated_at = session.ended_at or session.cancelled_at or start + length
+            db.session.add(session)
+        if delivered > enrollment.session_count:
+            raise RuntimeError(f"the demo history of {enrollment.id} has more sessions than were bought")
+        # As booking does: the first teacher is the enrollment's (a creator teaching their course).
+        enrollment.student_teacher_id = teacher_id
+        db.session.commit()
+    past = db.session.scalars(
+        sa.select(TutoringSession)
+        .where(TutoringSession.enrollment_id == enrollment.id, TutoringSession.scheduled_start <= now)
+        .order_by(TutoringSession.scheduled_start)
+    ).all()
+    for session in past:
+        if _delivered(session):
+            services.release_teaching_share(
+                session, now=session.cancelled_at or session.ended_at or session.scheduled_end
+            )
+
+
+def _delivered(session: TutoringSession) -> bool:
+    """The booking rules' delivered session (scheduling.services): completed, or the student's no-show
+    or late cancellation."""
+    if session.status == SessionStatus.no_show:
+        return session.no_show_by == NoShowBy.student
+    if session.status == SessionStatus.cancelled:
+        return session.late_cancellation and session.cancelled_by == session.student_id
+    return session.status == SessionStatus.completed
+
+
+def _upcoming(student: User, teacher: User, course: Course, *, now: datetime) -> None:
+    """Book the student's sessions with the teacher at free times, as the day view does (once:
+    only when the enrollment has no sessions yet)."""
+    enrollment = db.session.scalar(
+        sa.select(Enrollment).where(
+            Enrollment.student_id == student.id,
+            Enrollment.course_id == course.id,
+            Enrollment.status.in_(scheduling.BOOKABLE_ENROLLMENT),
+        )
+    )
+    if enrollment is None or db.session.scalar(
+        sa.select(TutoringSession.id).where(TutoringSession.enrollment_id == enrollment.id).limit(1)
+    ):
+        return
+    for days_ahead, agenda in UPCOMING[: enrollment.session_count]:
+        free = scheduling.free_slots_for([teacher.id], now=now, student_id=student.id).get(teacher.id, [])
+        start = next((s for s in free if s >= now + timedelta(days=days_ahead)), None)
+        if start is None:
+            return  # the teacher has no hours left that far ahead (paused while demoing)
+        try:
+            scheduling.book(student, course_id=course.id, teacher_id=teacher.id, start=start, agenda=agenda, now=now)
+        except (NotFound, RuleViolation, Conflict):
+            db.session.rollback()
+            return
+
+
+def _requests(student: User, teacher: User, course: Course, *, now: datetime) -> None:
+    """The student's open requests to the teacher, once (none exist between them yet)."""
+    exists = db.session.scalar(
+        sa.select(SessionRequest.id).where(
+            SessionRequest.student_id == student.id, SessionRequest.teacher_id == teacher.id
+        )
+    )
+    if exists is not None:
+        return
+    student_day = now.astimezone(zone_for(student.timezone)).date()
+    for days_ahead, hhmm, message, counter in REQUESTS:
+        proposed = _local_instant(student_day + timedelta(days=days_ahead), hhmm, student.timezone)
+        try:
+            request = session_requests.create_request(
+                student,
+                course_id=course.id,
+                teacher_id=teacher.id,
+                proposed_start=scheduling.iso_z(proposed),
+                message=message,
+                now=now,
+            )
+            if counter is not None:
+                c_days, c_hhmm, c_message = counter
+                their_day = proposed.astimezone(zone_for(teacher.timezone)).date()
+                c_start = _local_instant(their_day + timedelta(days=c_days), c_hhmm, teacher.timezone)
+                session_requests.respond(
+                    teacher,
+                    request.id,
+                    action="counter",
+                    start=scheduling.iso_z(c_start),
+                    message=c_message,
+                    now=now,
+                )
+        except (NotFound, RuleViolation, Conflict):
+            db.session.rollback()
+            return
+
+
 def load_demo(*, now: datetime) -> str:
     """Create whatever demo rows are missing, commit, and say what the demo holds.
 
@@ -1374,7 +1661,7 @@ def load_demo(*, now: datetime) -> str:
         _notifications(users[email], notes, now=now)
     db.session.commit()  # the services below commit as they go
 
-    with _sandbox_gateway():
+    with _sandbox_gateway(), _jobs_after_the_outer_commit():
         for email, days_ago in _payout_accounts():
             _connect_payouts(users[email], at=now - timedelta(days=days_ago))
         for e in ENROLLMENTS:
@@ -1385,6 +1672,20 @@ def load_demo(*, now: datetime) -> str:
                 teacher=users[e["teacher"]] if e["teacher"] else None,
                 now=now,
             )
+        # Booking: every teacher's hours, the sessions behind the enrollments (their shares paid),
+        # Sarah's next sessions with Marcus, and Tom's open requests to Diego.
+        for email, hours in AVAILABILITY.items():
+            _availability(users[email], hours, now=now)
+        for (email, slug), plan in HISTORY.items():
+            enrollment = db.session.scalar(
+                sa.select(Enrollment)
+                .where(Enrollment.student_id == users[email].id, Enrollment.course_id == courses[slug].id)
+                .order_by(Enrollment.enrolled_at.desc())
+            )
+            if enrollment is not None:
+                _history(enrollment, plan, now=now)
+        _upcoming(users["sarah@example.com"], users["marcus@example.com"], courses["intro-to-claude-code"], now=now)
+        _requests(users["tom@example.com"], users["diego@example.com"], courses["practical-machine-learning"], now=now)
     _count_from_rows(list(courses.values()))
     db.session.commit()
 
@@ -1392,5 +1693,7 @@ def load_demo(*, now: datetime) -> str:
     return (
         f"{len(users)} users, {len(courses)} courses ({drafts} draft), {len(categories)} categories, "
         f"{len(STUDENT_TEACHERS)} student-teachers, {2 * len(STUDENT_TEACHERS)} certificates, "
-        f"{len(ENROLLMENTS)} enrollments"
+        f"{len(ENROLLMENTS)} enrollments, {len(AVAILABILITY)} teachers with hours, "
+        f"{sum(len(plan) for plan in HISTORY.values())} past and {len(UPCOMING)} upcoming sessions, "
+        f"{len(REQUESTS)} time requests"
     )
