@@ -790,6 +790,17 @@ def _after_booking(enrollment: Enrollment, session: TutoringSession, *, now: dat
     _renumber(enrollment.id)
 
 
+def _earlier_booking(student: User, idempotency_key: str | None) -> TutoringSession | None:
+    """The student's booking made with this Idempotency-Key, if any."""
+    if idempotency_key is None:
+        return None
+    return db.session.scalar(
+        sa.select(TutoringSession).where(
+            TutoringSession.student_id == student.id, TutoringSession.idempotency_key == idempotency_key
+        )
+    )
+
+
 def book(
     student: User,
     *,
@@ -812,19 +823,18 @@ def book(
     """
     start_at = start if isinstance(start, datetime) else parse_instant(start)
     agenda = _clean_agenda(agenda)
-    if idempotency_key is not None:
-        earlier = db.session.scalar(
-            sa.select(TutoringSession).where(
-                TutoringSession.student_id == student.id, TutoringSession.idempotency_key == idempotency_key
-            )
-        )
-        if earlier is not None:
-            return earlier
+    earlier = _earlier_booking(student, idempotency_key)
+    if earlier is not None:
+        return earlier
     course = _course(course_id)
     enrollment = student_enrollment(student, course)
     teacher = _teacher(teacher_id, course, student=student)
     enrollment = lock_enrollment(enrollment.id)
     lock_users(teacher.id, student.id)
+    # Again under the locks: a repeat sent while the first request was still running waited for it here.
+    earlier = _earlier_booking(student, idempotency_key)
+    if earlier is not None:
+        return earlier
     if enrollment.status not in BOOKABLE_ENROLLMENT:
         raise RuleViolation("This enrollment can no longer book sessions.", code="not_enrolled")
     _check_sessions_left(enrollment)

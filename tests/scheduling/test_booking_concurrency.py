@@ -321,3 +321,39 @@ def test_the_exclusion_constraint_refuses_an_overlapping_session(world, enrolled
     )
     db.session.add(row)
     db.session.flush()
+
+
+@pytest.mark.committed
+def test_a_repeated_request_at_the_same_moment_returns_the_first_booking(app, committed, now):
+    """A client retrying with the same Idempotency-Key while the first request is still running gets
+    the first booking back, not a 409 for clashing with itself."""
+
+    def setup():
+        creator, course, (teacher,) = _course_with_teachers(1, now=now)
+        student = factories.user()
+        factories.enrollment(student, course)
+        return {
+            "users": [creator.id, teacher.id, student.id],
+            "course": course.id,
+            "teacher": teacher.id,
+            "student": student.id,
+        }
+
+    ids = committed(setup)
+
+    def work():
+        student = db.session.get(User, ids["student"])
+        return services.book(
+            student, course_id=ids["course"], teacher_id=ids["teacher"], start=TUE9, now=now, idempotency_key="retry"
+        ).id
+
+    for _ in range(3):
+        outcomes = race(app, [work, work])
+        assert [code for code, _ in outcomes] == ["ok", "ok"], outcomes
+        assert outcomes[0][1] == outcomes[1][1]
+    with app.app_context():
+        count = db.session.scalar(
+            sa.select(sa.func.count(TutoringSession.id)).where(TutoringSession.student_id == ids["student"])
+        )
+        assert count == 1
+        db.session.remove()
