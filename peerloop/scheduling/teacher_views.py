@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from flask import flash, make_response, redirect, render_template, request, url_for
+from flask import flash, g, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from peerloop import clock
@@ -38,8 +38,13 @@ _SHORT_HOUR = re.compile(r"^(\d):(\d\d)$")
 
 
 def viewer_can_teach() -> bool:
-    """Whether the viewer has teaching pages (``services.can_teach``): Teaching in the nav."""
-    return bool(current_user.is_authenticated and services.can_teach(current_user))
+    """Whether the viewer has teaching pages (``services.can_teach``): Teaching in the nav.
+    Asked up to three times a page (header, menu, phone bar): one query a request."""
+    if not current_user.is_authenticated:
+        return False
+    if "can_teach" not in g:
+        g.can_teach = services.can_teach(current_user)
+    return g.can_teach
 
 
 @bp.app_context_processor
