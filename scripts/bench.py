@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import statistics
 import sys
@@ -527,10 +528,17 @@ def _postgres_bench(url: str, *, runs: int, teachers: int, sessions: int) -> Non
     outbox = ", ".join(f"{getattr(k, 'value', k)} {v}" for k, v in sorted(emails.items(), key=str))
     print(f"  outbox after the bookings (2 emails each, sent inline): {outbox}")
     print(f"\nStatements per request by number of teachers ({small['sessions']} and {big['sessions']} sessions)")
-    print(f"{'request':<36}{small_teachers:>10}{teachers:>10}")
+    few_label, many_label = str(small_teachers), str(teachers)
+    print(
+        f"{'request':<36}{'stmts ' + few_label:>10}{'stmts ' + many_label:>10}"
+        f"{'ms ' + few_label:>8}{'ms ' + many_label:>8}"
+    )
     for label in reads_big:
-        few, many = reads_small[label][1], reads_big[label][1]
-        print(f"{label:<36}{statistics.median(few):>10g}{statistics.median(many):>10g}")
+        (few_ms, few), (many_ms, many) = reads_small[label], reads_big[label]
+        print(
+            f"{label:<36}{statistics.median(few):>10g}{statistics.median(many):>10g}"
+            f"{statistics.median(few_ms):>8.1f}{statistics.median(many_ms):>8.1f}"
+        )
 
 
 def main() -> None:
@@ -540,6 +548,7 @@ def main() -> None:
     parser.add_argument("--teachers", type=int, default=50, help="PostgreSQL: teachers of the big course")
     parser.add_argument("--sessions", type=int, default=2000, help="PostgreSQL: sessions already booked")
     args = parser.parse_args()
+    logging.getLogger("peerloop.notifications.outbox").setLevel(logging.WARNING)  # not every email's text
     if args.only != "postgres":
         sqlite_section()
     if args.only != "sqlite":
