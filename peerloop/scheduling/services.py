@@ -270,12 +270,12 @@ class AvailabilityInput:
     paused: bool
 
 
-def _overlaps(windows: list[tuple], key) -> list[tuple]:
-    """Pairs of windows (same key) that overlap; touching ends are fine."""
+def _overlaps(windows: list[tuple]) -> list[tuple]:
+    """Pairs of windows ``(key, start, end, index)`` with the same key that overlap; touching ends are fine."""
     found = []
-    ordered = sorted(windows, key=lambda w: (key(w), w[-2]))
+    ordered = sorted(windows)
     for before, after in zip(ordered, ordered[1:], strict=False):
-        if key(before) == key(after) and after[-2] < before[-1]:
+        if before[0] == after[0] and after[1] < before[2]:
             found.append((before, after))
     return found
 
@@ -328,9 +328,9 @@ def parse_availability(data: dict, current: dict, *, today: date) -> Availabilit
             continue
         parsed = _window(item, where, fields)
         if parsed:
-            weekly.append((day, *parsed))
-    for before, after in _overlaps(weekly, key=lambda w: w[0]):
-        fields["weekly"] = (
+            weekly.append((day, *parsed, i))
+    for before, after in _overlaps(weekly):
+        fields[f"weekly.{after[3]}"] = fields["weekly"] = (
             f"{DAY_NAMES[after[0]]} {format_hhmm(after[1])}-{format_hhmm(after[2])} overlaps "
             f"{format_hhmm(before[1])}-{format_hhmm(before[2])}."
         )
@@ -345,7 +345,7 @@ def parse_availability(data: dict, current: dict, *, today: date) -> Availabilit
         except ValidationError as error:
             fields.update(error.fields)
             continue
-        if day not in blocked:
+        if day >= today - timedelta(days=1) and day not in blocked:  # past days off are let go
             blocked.append(day)
     overrides: list[tuple[date, int, int]] = []
     raw_overrides = merged["overrides"]
@@ -362,14 +362,11 @@ def parse_availability(data: dict, current: dict, *, today: date) -> Availabilit
         except ValidationError as error:
             fields.update(error.fields)
             continue
-        if day < today - timedelta(days=1):
-            fields[f"{where}.date"] = "That date has passed."
-            continue
         parsed = _window(item, where, fields)
-        if parsed:
-            overrides.append((day, *parsed))
-    for before, after in _overlaps(overrides, key=lambda w: w[0]):
-        fields["overrides"] = (
+        if parsed and day >= today - timedelta(days=1):  # past extra hours are let go
+            overrides.append((day, *parsed, i))
+    for before, after in _overlaps(overrides):
+        fields[f"overrides.{after[3]}"] = fields["overrides"] = (
             f"{after[0].isoformat()} {format_hhmm(after[1])}-{format_hhmm(after[2])} overlaps "
             f"{format_hhmm(before[1])}-{format_hhmm(before[2])}."
         )
@@ -385,7 +382,12 @@ def parse_availability(data: dict, current: dict, *, today: date) -> Availabilit
     if fields:
         raise ValidationError("Check the highlighted availability.", fields=fields)
     return AvailabilityInput(
-        timezone=timezone, weekly=weekly, blocked=blocked, overrides=overrides, paused=paused, **numbers
+        timezone=timezone,
+        weekly=[w[:3] for w in weekly],
+        blocked=blocked,
+        overrides=[o[:3] for o in overrides],
+        paused=paused,
+        **numbers,
     )
 
 
@@ -417,7 +419,9 @@ def set_availability(user: User, data: dict, *, now: datetime) -> dict:
     if not can_teach(user):
         raise Forbidden("Only Student-Teachers and creators set availability.", code="not_a_teacher")
     current = availability_json(user)
-    parsed = parse_availability(data, current, today=now.date())
+    zone = data.get("timezone") if isinstance(data, dict) and is_valid_timezone(data.get("timezone")) else None
+    today = now.astimezone(zone_for(zone or current["timezone"])).date()  # "today" where the teacher is
+    parsed = parse_availability(data, current, today=today)
     db.session.scalar(for_update(sa.select(User.id).where(User.id == user.id)))
     settings = db.session.get(AvailabilitySettings, user.id)
     if settings is None:
@@ -1162,8 +1166,16 @@ def cancel_future_sessions(enrollment: Enrollment, now: datetime) -> int:
 
 
 def sessions_of(
-    user: User, *, role: str | None = None, statuses: Iterable[SessionStatus] | None = None, limit: int = 200
+    user: User,
+    *,
+    role: str | None = None,
+    statuses: Iterable[SessionStatus] | None = None,
+    limit: int = 200,
+    ends_after: datetime | None = None,
+    starts_before: datetime | None = None,
+    newest_first: bool = False,
 ) -> list[TutoringSession]:
+    """The person's sessions (as student, teacher, or either), soonest first (or newest first)."""
     query = sa.select(TutoringSession).options(
         joinedload(TutoringSession.course),
         joinedload(TutoringSession.teacher),
@@ -1182,7 +1194,12 @@ def sessions_of(
         else [s for s in SessionStatus if s not in (SessionStatus.held, SessionStatus.lapsed)]
     )
     query = query.where(TutoringSession.status.in_(wanted))
-    return list(db.session.scalars(query.order_by(TutoringSession.scheduled_start).limit(limit)).unique())
+    if ends_after is not None:
+        query = query.where(TutoringSession.scheduled_end > ends_after)
+    if starts_before is not None:
+        query = query.where(TutoringSession.scheduled_start < starts_before)
+    order = TutoringSession.scheduled_start.desc() if newest_first else TutoringSession.scheduled_start
+    return list(db.session.scalars(query.order_by(order, TutoringSession.id).limit(limit)).unique())
 
 
 def uid_domain() -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from flask import flash, g, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
@@ -306,7 +306,13 @@ def teaching():
     now = clock.now()
     zone = zone_for(current_user.timezone)
     today = now.astimezone(zone).date()
-    sessions = services.sessions_of(current_user, role="teacher")
+    # Everything from today on (however many), and the latest of the past: two bounded queries.
+    start_of_today = datetime.combine(today, time(), tzinfo=zone)
+    coming = services.sessions_of(current_user, role="teacher", ends_after=start_of_today, limit=500)
+    earlier = services.sessions_of(
+        current_user, role="teacher", starts_before=start_of_today, newest_first=True, limit=30
+    )
+    sessions = [*coming, *earlier]
     today_list, upcoming, past = [], [], []
     for s in sessions:
         local_day = s.scheduled_start.astimezone(zone).date()

@@ -154,7 +154,7 @@ def test_next_only_points_inside_the_site(target, expected):
 def test_login_ignores_an_outside_next(auth, make):
     user = make.user()
     response = auth.login(user.email, next="https://evil.example/")
-    assert response.headers["Location"] == "/"
+    assert response.headers["Location"] == "/dashboard"  # their dashboard, never the outside address
 
 
 def test_api_logout_revokes_the_token(client, make, api_token):

@@ -193,7 +193,7 @@ def test_at_most_three_open_requests_per_teacher(world, now):
         ask(world, now, start=at(5 + day * 7, 10))
     with pytest.raises(RuleViolation) as excinfo:
         ask(world, now, start=at(6, 10))
-    assert excinfo.value.code == "too_many_requests"
+    assert excinfo.value.code == "too_many_open_requests"
 
 
 def test_no_sessions_left_when_asking_and_when_accepting(world, now):
