@@ -937,11 +937,17 @@ def lapse_expired_holds(now: datetime) -> int:
     return result.rowcount or 0
 
 
+def _live_first():
+    """A checkout's holds, the one that still counts (booked, or held) before those let go, then the
+    latest: a student who picks another time leaves a lapsed hold behind, and under a frozen test
+    clock (or within one clock tick) both have the same ``created_at``."""
+    live = TutoringSession.status.in_([SessionStatus.scheduled, SessionStatus.in_progress, SessionStatus.held])
+    return (sa.case((live, 0), else_=1), TutoringSession.created_at.desc())
+
+
 def held_session(checkout_id: uuid.UUID) -> TutoringSession | None:
     return db.session.scalar(
-        sa.select(TutoringSession)
-        .where(TutoringSession.checkout_id == checkout_id)
-        .order_by(TutoringSession.created_at.desc())
+        sa.select(TutoringSession).where(TutoringSession.checkout_id == checkout_id).order_by(*_live_first())
     )
 
 
@@ -955,7 +961,7 @@ def confirm_hold(checkout, enrollment: Enrollment, *, now: datetime) -> Tutoring
     hold = db.session.scalar(
         sa.select(TutoringSession)
         .where(TutoringSession.checkout_id == checkout.id, TutoringSession.enrollment_id.is_(None))
-        .order_by(TutoringSession.created_at.desc())
+        .order_by(*_live_first())
     )
     if hold is None:
         return None

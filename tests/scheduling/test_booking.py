@@ -560,3 +560,23 @@ def test_paying_late_books_the_time_when_only_an_expired_hold_of_someone_else_co
     db.session.expire_all()
     (session,) = sessions_of(checkout.enrollment_id)
     assert (session.status, session.scheduled_start, session.number) == (SessionStatus.scheduled, TUE9, 1)
+
+
+def test_picking_another_time_in_the_same_checkout_books_the_second(app, world, make, now):
+    """Both picks at the same ``now`` (a frozen test clock): the live hold is the one paid for."""
+    buyer = make.user()
+    first = payments.start_checkout(buyer, world.course.id, student_teacher_id=world.teacher.id, start=TUE9, now=now)
+    again = payments.start_checkout(
+        buyer, world.course.id, student_teacher_id=world.teacher.id, start=at(1, 11), now=now
+    )
+    assert again.id == first.id  # the open checkout is reused
+    free = services.free_slots_for([world.teacher.id], now=now)[world.teacher.id]
+    assert TUE9 in free and at(1, 11) not in free
+    world.book(TUE9, now=now)  # someone else may take the first time now
+    sandbox.pay(again.gateway_session_id, now=now)
+    run_jobs(app)
+    db.session.expire_all()
+    checkout = db.session.get(type(first), first.id)
+    (session,) = sessions_of(checkout.enrollment_id)
+    assert services.held_session(checkout.id).id == session.id  # what the return page shows
+    assert (session.scheduled_start, session.status) == (at(1, 11), SessionStatus.scheduled)
