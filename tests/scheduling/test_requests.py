@@ -299,3 +299,24 @@ def test_the_request_api_errors(client, world, api_token):
     assert declined.get_json()["status"] == "declined"
     withdrawn = client.post(f"/api/session-requests/{request_id}/withdraw", headers=student)
     assert (withdrawn.status_code, error_of(withdrawn)["code"]) == (409, "already_answered")
+
+
+def test_accepting_a_counter_whose_time_was_taken_is_409_and_it_stays_countered(world, enrolled, now):
+    request = ask(world, now)
+    requests.respond(world.teacher, request.id, action="counter", start=z(at(1, 9)), now=now)
+    world.book(at(1, 9), now=now, student=enrolled())
+    with pytest.raises(Conflict) as excinfo:
+        requests.accept_counter(world.student, request.id, now=now)
+    assert excinfo.value.code == "slot_unavailable"
+    db.session.rollback()
+    assert status_of(request.id) == RequestStatus.countered
+    assert sessions_of(world.enrollment.id) == []
+
+
+@pytest.mark.usefixtures("business_time")
+def test_the_student_declines_a_counter_through_the_api(client, world, api_token, now):
+    request = ask(world, now)
+    requests.respond(world.teacher, request.id, action="counter", start=z(at(5, 14)), now=now)
+    response = client.post(f"/api/session-requests/{request.id}/decline", headers=api_token(world.student))
+    assert response.status_code == 200 and response.get_json()["status"] == "declined"
+    assert sessions_of(world.enrollment.id) == []
