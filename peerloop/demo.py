@@ -1264,39 +1264,6 @@ def _sandbox_gateway() -> Iterator[None]:
         outbox_log.setLevel(level)
 
 
-@contextmanager
-def _jobs_after_the_outer_commit() -> Iterator[None]:
-    """Jobs queued for after the commit wait for the transaction's own commit, not a savepoint's.
-
-    SQLAlchemy's ``after_commit`` also fires when a SAVEPOINT is released, and ``peerloop.jobs``
-    then runs the queued jobs: booking's second notice (a savepoint) would send the first email
-    while the booking still holds SQLite's write lock (it waits, then fails), or before the email
-    row is committed (PostgreSQL, a worker). Meanwhile the queued jobs are kept back on a
-    savepoint's release and run on the real commit; with jobs fixed this changes nothing.
-    """
-    from sqlalchemy.orm import Session
-
-    from peerloop import jobs
-
-    kept = "peerloop_demo_kept_jobs"
-
-    def keep(session):
-        if session.in_nested_transaction() and session.info.get(jobs._AFTER_COMMIT):
-            session.info[kept] = session.info.pop(jobs._AFTER_COMMIT)
-
-    def give_back(session):
-        if kept in session.info:
-            session.info.setdefault(jobs._AFTER_COMMIT, [])[:0] = session.info.pop(kept)
-
-    sa.event.listen(Session, "after_commit", keep, insert=True)
-    sa.event.listen(Session, "after_commit", give_back)
-    try:
-        yield
-    finally:
-        sa.event.remove(Session, "after_commit", keep)
-        sa.event.remove(Session, "after_commit", give_back)
-
-
 def _count_from_rows(courses: list[Course]) -> None:
     """The figures pages show, counted from the rows that exist, so they agree with the consoles.
 
@@ -1661,7 +1628,7 @@ def load_demo(*, now: datetime) -> str:
         _notifications(users[email], notes, now=now)
     db.session.commit()  # the services below commit as they go
 
-    with _sandbox_gateway(), _jobs_after_the_outer_commit():
+    with _sandbox_gateway():
         for email, days_ago in _payout_accounts():
             _connect_payouts(users[email], at=now - timedelta(days=days_ago))
         for e in ENROLLMENTS:

@@ -108,6 +108,10 @@ def enqueue_after_commit(func, *args) -> None:
 
 @sa.event.listens_for(Session, "after_commit")
 def _run_after_commit(session: Session) -> None:
+    # SQLAlchemy fires after_commit for a SAVEPOINT's release too (a second notify() in one use
+    # case opens one): the rows are not committed yet, so the jobs wait for the real commit.
+    if session.in_nested_transaction():
+        return
     pending = session.info.pop(_AFTER_COMMIT, None)
     if not pending:
         return

@@ -1,6 +1,6 @@
 """Booking in the browser: a new visitor clicks a Student-Teacher's time on the course page, signs up,
 pays, and lands on their booked session (four clicks); then, enrolled, books the next session from
-the course page in three (Schedule Session → a time → Confirm), moves it and cancels it.
+the course page in four (Schedule Session → a day → a time → Confirm), moves it and cancels it.
 On a desktop and on a phone; screenshots go to artifacts/screenshots/ as book-<device>-<page>.png.
 """
 
@@ -108,7 +108,7 @@ def test_a_visitor_books_a_time_from_the_course_page_then_books_again(
     shoot(page, screenshot, device, "booked")
     assert click.made == ["a time", "Create account", "Enroll and pay", "Pay"]
 
-    # Enrolled now: the next session from the course page in three clicks.
+    # Enrolled now: the next session from the course page in four clicks.
     page.goto(COURSE)
     click.made.clear()
     click(page.get_by_role("link", name="Schedule Session"), "Schedule Session")
@@ -116,6 +116,8 @@ def test_a_visitor_books_a_time_from_the_course_page_then_books_again(
     expect(page.locator(".day-strip .day .dot").first).to_be_visible()
     fits(page, device)
     shoot(page, screenshot, device, "day-view")
+    click(page.locator(".day-strip a.day").nth(3), "a day")  # three days on: movable without a penalty
+    expect(page.locator(".day-strip a.day").nth(3)).to_have_attribute("aria-current", "date")
     click(page.locator(".teacher-card").filter(has_text="Marcus").locator("a.slot").first, "a time")
     expect(page.get_by_role("heading", name=TITLE, level=1)).to_be_visible()
     expect(page.get_by_text("Session 2 of")).to_be_visible()
@@ -126,8 +128,8 @@ def test_a_visitor_books_a_time_from_the_course_page_then_books_again(
     click(page.get_by_role("button", name="Confirm booking"), "Confirm")
     page.wait_for_url(re.compile(r"/sessions/[0-9a-f-]+\?booked=1"))
     expect(page.get_by_role("heading", level=1)).to_contain_text("session 2 of")
-    expect(page.get_by_text("Prompts for refactoring, please")).to_be_visible()
-    assert click.made == ["Schedule Session", "a time", "Confirm"]
+    expect(page.locator("main").get_by_text("Prompts for refactoring, please")).to_be_visible()
+    assert click.made == ["Schedule Session", "a day", "a time", "Confirm"]
 
     # My courses lists both, in the student's zone.
     page.goto("/dashboard")

@@ -280,3 +280,20 @@ def test_too_many_ids_to_mark_read_is_a_400(client, make, api_token):
     response = client.post("/api/notifications/read", json={"ids": [note_id] * 501}, headers=headers)
     assert response.status_code == 400 and "ids" in response.get_json()["error"]["fields"]
     assert client.post("/api/notifications/read", json={"ids": [note_id] * 3}, headers=headers).status_code == 200
+
+
+def test_jobs_wait_for_the_real_commit_not_a_savepoints(app, make, now, monkeypatch):
+    """Two notices in one use case (booking tells both people): the second one's savepoint release
+    must not run the first one's email job while the use case is still uncommitted."""
+    ran: list[tuple] = []
+    monkeypatch.setattr(jobs, "enqueue", lambda func, *args: ran.append(args))
+    student, teacher = make.user(), make.user()
+    for user in (student, teacher):
+        services.notify(
+            user, "x", title="T", body="B", email_template="notification", dedupe_key=None, now=now, commit=False
+        )
+    with db.session.begin_nested():  # a later savepoint in the same use case
+        pass
+    assert ran == []
+    db.session.commit()
+    assert len(ran) == 2
