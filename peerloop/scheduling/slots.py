@@ -18,6 +18,7 @@ window's start, in local time:
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -173,6 +174,13 @@ def free_slots(
             raise ValueError("a busy interval ends before it starts")
         intervals.append((start - buffer, end + buffer))
     intervals.sort()
+    merged: list[tuple[datetime, datetime]] = []  # disjoint and sorted: one bisect per candidate slot
+    for start, end in intervals:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    busy_starts = [start for start, _ in merged]
     # One day either side: a window on the previous local date can run past midnight into range.
     first = earliest.astimezone(zone).date() - timedelta(days=1)
     last = latest.astimezone(zone).date() + timedelta(days=1)
@@ -185,6 +193,8 @@ def free_slots(
             local += step
             if start is None or start < earliest or start > latest or start + length > window_end:
                 continue
-            if not any(b_start < start + length and start < b_end for b_start, b_end in intervals):
+            # The last busy interval starting before the slot ends is the only one that can overlap it.
+            i = bisect_left(busy_starts, start + length) - 1
+            if i < 0 or merged[i][1] <= start:
                 slots.append(start)
     return sorted(set(slots))

@@ -259,6 +259,14 @@ def test_slots_keep_every_promise(zone, weekly, length, buffer, notice_hours, wi
     span = timedelta(minutes=length)
     pad = timedelta(minutes=buffer)
     assert slots == sorted(set(slots))
+    # Busy time removes exactly the slots it touches (with the buffer), and no others.
+    open_slots = free_slots(avail, now=now)
+    expected = [
+        start
+        for start in open_slots
+        if all(start + span + pad <= b_start or start >= b_end + pad for b_start, b_end in busy)
+    ]
+    assert slots == expected
     for start in slots:
         assert start.tzinfo is UTC or start.utcoffset() == timedelta(0)
         assert now + avail.notice <= start <= now + avail.window
