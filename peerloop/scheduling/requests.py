@@ -227,6 +227,17 @@ def withdraw(student: User, request_id, *, now: datetime) -> SessionRequest:
         raise Conflict(f"This request is already {request.status.value}.", code="already_answered")
     request.status = RequestStatus.withdrawn
     request.updated_at = now
+    notify(
+        request.teacher,
+        "session_request_answer",
+        title=f"{request.student.name} withdrew their request for "
+        f"{format_local(request.current_start, request.teacher.timezone)}",
+        body="Nothing to answer.",
+        dedupe_key=f"session-request:{request.id}:withdrawn",
+        now=now,
+        action_url=site_path("scheduling.teaching"),
+        commit=False,
+    )
     db.session.commit()
     return request
 

@@ -1058,6 +1058,8 @@ def cancel(user: User, session_id, *, reason=None, now: datetime) -> TutoringSes
     session = participant_session(user, session_id, lock=True)
     if session.status != SessionStatus.scheduled:
         raise Conflict("This session can no longer be cancelled.", code="not_cancellable")
+    if session.scheduled_start <= now:  # what happened in the room decides now (completed, no-show)
+        raise Conflict("This session has already started: it can no longer be cancelled.", code="not_cancellable")
     late = is_late(session, now)
     if late and not reason:
         raise ValidationError(
@@ -1098,6 +1100,10 @@ def reschedule(user: User, session_id, *, start, reason=None, now: datetime) -> 
     session = participant_session(user, session_id, lock=True)
     if session.status != SessionStatus.scheduled:
         raise Conflict("This session can no longer be moved.", code="not_reschedulable")
+    if session.scheduled_start <= now:
+        raise Conflict("This session has already started: it can no longer be moved.", code="not_reschedulable")
+    if session.enrollment is not None and session.enrollment.status not in BOOKABLE_ENROLLMENT:
+        raise RuleViolation("This enrollment can no longer book sessions.", code="not_enrolled")
     if is_late(session, now):
         if user.id == session.student_id:
             raise RuleViolation(

@@ -580,3 +580,29 @@ def test_picking_another_time_in_the_same_checkout_books_the_second(app, world, 
     (session,) = sessions_of(checkout.enrollment_id)
     assert services.held_session(checkout.id).id == session.id  # what the return page shows
     assert (session.scheduled_start, session.status) == (at(1, 11), SessionStatus.scheduled)
+
+
+def test_a_session_that_has_started_can_no_longer_be_cancelled_or_moved(world, now):
+    session = world.book(TUE9, now=now)
+    later = TUE9 + timedelta(minutes=5)
+    for call in (
+        lambda: services.cancel(world.student, session.id, reason="overslept", now=later),
+        lambda: services.cancel(world.teacher, session.id, reason="ran late", now=later),
+        lambda: services.reschedule(world.teacher, session.id, start=at(2, 9), reason="sorry", now=later),
+    ):
+        with pytest.raises(Conflict) as excinfo:
+            call()
+        assert excinfo.value.code in ("not_cancellable", "not_reschedulable")
+    db.session.expire_all()
+    assert db.session.get(TutoringSession, session.id).status == SessionStatus.scheduled
+
+
+def test_a_frozen_enrollment_cannot_move_its_sessions(world, now):
+    session = world.book(at(3, 9), now=now)
+    world.enrollment.status = EnrollmentStatus.frozen
+    db.session.commit()
+    with pytest.raises(RuleViolation) as excinfo:
+        services.reschedule(world.student, session.id, start=at(4, 9), now=now)
+    assert excinfo.value.code == "not_enrolled"
+    db.session.expire_all()
+    assert db.session.get(TutoringSession, session.id).scheduled_start == at(3, 9)
