@@ -28,14 +28,7 @@ FURTHEST = timedelta(days=90)
 
 
 def _clean_message(message) -> str | None:
-    if message is None:
-        return None
-    if not isinstance(message, str):
-        raise ValidationError(fields={"message": "Write the message as text."})
-    message = message.strip()
-    if len(message) > MESSAGE_MAX:
-        raise ValidationError(fields={"message": f"At most {MESSAGE_MAX} characters."})
-    return message or None
+    return services.optional_text(message, field="message", limit=MESSAGE_MAX)
 
 
 def _check_future(start: datetime, *, now: datetime, field: str) -> None:

@@ -724,15 +724,19 @@ def _insert(session: TutoringSession) -> TutoringSession:
 # --- booking -------------------------------------------------------------------
 
 
-def _clean_agenda(agenda) -> str | None:
-    if agenda is None:
+def optional_text(value, *, field: str, limit: int) -> str | None:
+    """A person's optional note (an agenda, a reason, a message): stripped, None when empty.
+
+    :raise ValidationError: not text, or longer than ``limit``.
+    """
+    if value is None:
         return None
-    if not isinstance(agenda, str):
-        raise ValidationError(fields={"agenda": "Write the agenda as text."})
-    agenda = agenda.strip()
-    if len(agenda) > AGENDA_MAX:
-        raise ValidationError(fields={"agenda": f"At most {AGENDA_MAX} characters."})
-    return agenda or None
+    if not isinstance(value, str):
+        raise ValidationError(fields={field: f"Write the {field} as text."})
+    value = value.strip()
+    if len(value) > limit:
+        raise ValidationError(fields={field: f"At most {limit} characters."})
+    return value or None
 
 
 def _course(course_id) -> Course:
@@ -826,7 +830,7 @@ def book(
     :raise Conflict: ``slot_unavailable`` (taken meanwhile, or the student is busy then).
     """
     start_at = start if isinstance(start, datetime) else parse_instant(start)
-    agenda = _clean_agenda(agenda)
+    agenda = optional_text(agenda, field="agenda", limit=AGENDA_MAX)
     earlier = _earlier_booking(student, idempotency_key)
     if earlier is not None:
         return earlier
@@ -1031,17 +1035,6 @@ def participant_session(user: User, session_id, *, lock: bool = False, allow_adm
     return session
 
 
-def _clean_reason(reason) -> str | None:
-    if reason is None:
-        return None
-    if not isinstance(reason, str):
-        raise ValidationError(fields={"reason": "Write the reason as text."})
-    reason = reason.strip()
-    if len(reason) > REASON_MAX:
-        raise ValidationError(fields={"reason": f"At most {REASON_MAX} characters."})
-    return reason or None
-
-
 def is_late(session: TutoringSession, now: datetime) -> bool:
     return session.scheduled_start - now < LATE_CANCELLATION
 
@@ -1054,7 +1047,7 @@ def cancel(user: User, session_id, *, reason=None, now: datetime) -> TutoringSes
     :raise NotFound: not theirs. :raise Conflict: ``not_cancellable`` (not scheduled any more).
     :raise ValidationError: a late cancellation without a reason.
     """
-    reason = _clean_reason(reason)
+    reason = optional_text(reason, field="reason", limit=REASON_MAX)
     session = participant_session(user, session_id, lock=True)
     if session.status != SessionStatus.scheduled:
         raise Conflict("This session can no longer be cancelled.", code="not_cancellable")
@@ -1096,7 +1089,7 @@ def reschedule(user: User, session_id, *, start, reason=None, now: datetime) -> 
     :raise Conflict: ``slot_unavailable``, ``not_reschedulable``.
     """
     start_at = start if isinstance(start, datetime) else parse_instant(start)
-    reason = _clean_reason(reason)
+    reason = optional_text(reason, field="reason", limit=REASON_MAX)
     session = participant_session(user, session_id, lock=True)
     if session.status != SessionStatus.scheduled:
         raise Conflict("This session can no longer be moved.", code="not_reschedulable")
