@@ -462,8 +462,11 @@ def _open_checkout(student, course, teacher_id, schedule_later, key, hold, *, no
 
 
 def _attach_hold(hold, checkout: Checkout) -> None:
-    """The held time belongs to this checkout and lasts as long as it (an older hold of it is let go)."""
-    _release_holds(checkout.id, checkout.updated_at)
+    """The held time belongs to this checkout and lasts as long as it; the checkout's other holds
+    (an earlier pick, or any when the student now chose Schedule Later) are let go for good."""
+    from peerloop.scheduling.services import detach_holds
+
+    detach_holds(checkout.id, keep=hold.id if hold else None, now=checkout.updated_at)
     if hold is None:
         return
     from peerloop.scheduling.models import TutoringSession

@@ -52,7 +52,9 @@ def create_request(
     enrollment = services.student_enrollment(student, course)
     teacher = services._teacher(teacher_id, course, student=student)
     _check_future(start, now=now, field="proposed_start")
-    services.lock_enrollment(enrollment.id)
+    enrollment = services.lock_enrollment(enrollment.id)
+    if enrollment.status not in services.BOOKABLE_ENROLLMENT:  # ended or frozen while we waited for the lock
+        raise RuleViolation("This enrollment can no longer book sessions.", code="not_enrolled")
     services._check_sessions_left(enrollment)
     open_count = db.session.scalar(
         sa.select(sa.func.count(SessionRequest.id)).where(

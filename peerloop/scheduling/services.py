@@ -86,6 +86,8 @@ def parse_instant(value, *, field: str = "start") -> datetime:
         raise ValidationError(
             fields={field: "Give the time with its zone offset (…Z or …+05:30): a bare local time is ambiguous."}
         )
+    if not 2000 <= moment.year <= 2100:  # also keeps the arithmetic below clear of datetime's limits
+        raise ValidationError(fields={field: "Give a time between the years 2000 and 2100."})
     return moment.astimezone(UTC)
 
 
@@ -283,7 +285,7 @@ def _overlaps(windows: list[tuple]) -> list[tuple]:
 def _whole(data: dict, name: str, low: int, high: int, fields: dict, *, allowed: tuple | None = None) -> int | None:
     value = data[name]
     if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, str) and value.strip().isdigit():
+        if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
             value = int(value.strip())
         else:
             fields[name] = "Must be a whole number."
@@ -472,6 +474,7 @@ def busy_intervals(
     who = []
     if teacher_ids:
         who.append(TutoringSession.teacher_id.in_(teacher_ids))
+        who.append(TutoringSession.student_id.in_(teacher_ids))  # a teacher learning elsewhere is busy then
     if student_id is not None:
         who.append(TutoringSession.student_id == student_id)
         who.append(TutoringSession.teacher_id == student_id)  # a student who also teaches is busy then
@@ -494,8 +497,8 @@ def busy_intervals(
     own: list = []
     wanted = set(teacher_ids)
     for teacher_id, row_student, s, e in db.session.execute(query):
-        if teacher_id in wanted:
-            teachers.setdefault(teacher_id, []).append((s, e))
+        for person in {teacher_id, row_student} & wanted:
+            teachers.setdefault(person, []).append((s, e))
         if student_id is not None and student_id in (row_student, teacher_id):
             own.append((s, e))
     return teachers, own
@@ -683,8 +686,8 @@ def _check_time(
     for b_start, b_end in busy.get(teacher_id, []):
         if b_start - buffer < end and start < b_end + buffer:
             raise slot_taken()
-    for b_start, b_end in own:
-        if b_start < end and start < b_end:
+    for b_start, b_end in own:  # the buffer too, as the offered slots keep it
+        if b_start - buffer < end and start < b_end + buffer:
             raise Conflict(
                 "You already have a session at that time.",
                 code="slot_unavailable",
@@ -916,6 +919,26 @@ def hold_time(
     )
     db.session.commit()
     return hold
+
+
+def detach_holds(checkout_id: uuid.UUID, *, keep: uuid.UUID | None = None, now: datetime) -> None:
+    """The student chose again in this checkout (another time, or Schedule Later): its other held
+    times are let go for good, so paying never books a time they gave up. Does not commit."""
+    query = sa.update(TutoringSession).where(
+        TutoringSession.checkout_id == checkout_id, TutoringSession.enrollment_id.is_(None)
+    )
+    if keep is not None:
+        query = query.where(TutoringSession.id != keep)
+    db.session.execute(
+        query.values(
+            status=sa.case(
+                (TutoringSession.status == SessionStatus.held, SessionStatus.lapsed.value),
+                else_=TutoringSession.status,
+            ),
+            checkout_id=None,
+            updated_at=now,
+        ).execution_options(synchronize_session=False)
+    )
 
 
 def release_holds(checkout_id: uuid.UUID, *, now: datetime) -> None:

@@ -210,7 +210,7 @@ class AvailabilityForm:
 
 
 def _count(value) -> int:
-    return min(int(value), 500) if isinstance(value, str) and value.isdigit() else 0
+    return min(int(value), 500) if isinstance(value, str) and value.isascii() and value.isdigit() else 0
 
 
 def _teacher_today() -> date:

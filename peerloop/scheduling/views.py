@@ -15,7 +15,7 @@ from flask_login import current_user, login_required
 from peerloop import clock
 from peerloop.accounts.access import safe_next
 from peerloop.catalog import services as catalog
-from peerloop.errors import DomainError
+from peerloop.errors import DomainError, ValidationError
 from peerloop.payments.services import live_enrollment
 from peerloop.scheduling import feeds, requests, services
 from peerloop.scheduling.ics import feed_calendar, session_calendar
@@ -297,17 +297,15 @@ def _local_to_instant(text: str, zone: str) -> datetime | None:
     if not text:
         return None
     try:
-        local = datetime.fromisoformat(text)
+        local = datetime.fromisoformat(text.strip()[:40])
     except ValueError:
-        from peerloop.errors import ValidationError
-
         raise ValidationError(fields={"proposed_start": "Pick a date and time."}) from None
+    if not 2000 <= local.year <= 2100:
+        raise ValidationError(fields={"proposed_start": "Pick a date between the years 2000 and 2100."})
     if local.tzinfo is not None:
         return local.astimezone(UTC)
     instant = to_utc(local.replace(second=0, microsecond=0), services.zone_for(zone))
     if instant is None:
-        from peerloop.errors import ValidationError
-
         raise ValidationError(fields={"proposed_start": "That time does not exist here (the clocks skip it)."})
     return instant
 
