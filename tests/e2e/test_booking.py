@@ -73,10 +73,15 @@ def test_a_visitor_books_a_time_from_the_course_page_then_books_again(
     suffix = uuid.uuid4().hex[:8]
     click = Clicks()
 
+    # A visitor has no zone on file: the day view reloads in the browser's, the course page rewrites its times.
+    page.goto(COURSE + "/schedule")
+    page.wait_for_url(re.compile(r"/schedule\?tz=Asia%2F(Kolkata|Calcutta)"))
+    expect(page.locator("main")).to_contain_text("Times in Asia/")
     page.goto(COURSE)
     card = page.locator("#teachers .teacher-card").filter(has_text="Marcus")
     first_time = card.locator("a.slot").first
     expect(first_time).to_be_visible()
+    expect(first_time).to_contain_text(re.compile(r"(IST|GMT\+5:30)"))
     fits(page, device)
     card.screenshot(path=str(screenshot_dir / f"book-{device}-teacher-card.png"))
     click(first_time, "a time")
