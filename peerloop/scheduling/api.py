@@ -226,11 +226,11 @@ def my_sessions():
         if any(s in (SessionStatus.held, SessionStatus.lapsed) for s in statuses):
             raise ValidationError(fields={"status": "scheduled, in_progress, completed, no_show or cancelled."})
     page, per_page = page_args(request.args)
-    rows = services.sessions_of(current_user, role=role, statuses=statuses, limit=1000)
-    shown = rows[(page - 1) * per_page : page * per_page]
-    return paginated(
-        [session_json(s, viewer=current_user) for s in shown], page=page, per_page=per_page, total=len(rows)
+    shown = services.sessions_of(
+        current_user, role=role, statuses=statuses, offset=(page - 1) * per_page, limit=per_page
     )
+    total = services.count_sessions(current_user, role=role, statuses=statuses)
+    return paginated([session_json(s, viewer=current_user) for s in shown], page=page, per_page=per_page, total=total)
 
 
 @bp.get("/sessions/<session_id>")

@@ -1202,14 +1202,27 @@ def sessions_of(
     ends_after: datetime | None = None,
     starts_before: datetime | None = None,
     newest_first: bool = False,
+    offset: int = 0,
 ) -> list[TutoringSession]:
     """The person's sessions (as student, teacher, or either), soonest first (or newest first)."""
-    query = sa.select(TutoringSession).options(
+    query = _sessions_query(user, role=role, statuses=statuses, ends_after=ends_after, starts_before=starts_before)
+    order = TutoringSession.scheduled_start.desc() if newest_first else TutoringSession.scheduled_start
+    query = query.options(
         joinedload(TutoringSession.course),
         joinedload(TutoringSession.teacher),
         joinedload(TutoringSession.student),
         joinedload(TutoringSession.enrollment),
     )
+    return list(db.session.scalars(query.order_by(order, TutoringSession.id).offset(offset).limit(limit)).unique())
+
+
+def count_sessions(user: User, *, role: str | None = None, statuses: Iterable[SessionStatus] | None = None) -> int:
+    query = _sessions_query(user, role=role, statuses=statuses)
+    return int(db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery())))
+
+
+def _sessions_query(user: User, *, role=None, statuses=None, ends_after=None, starts_before=None):
+    query = sa.select(TutoringSession)
     if role == "student":
         query = query.where(TutoringSession.student_id == user.id)
     elif role == "teacher":
@@ -1226,8 +1239,7 @@ def sessions_of(
         query = query.where(TutoringSession.scheduled_end > ends_after)
     if starts_before is not None:
         query = query.where(TutoringSession.scheduled_start < starts_before)
-    order = TutoringSession.scheduled_start.desc() if newest_first else TutoringSession.scheduled_start
-    return list(db.session.scalars(query.order_by(order, TutoringSession.id).limit(limit)).unique())
+    return query
 
 
 def uid_domain() -> str:
