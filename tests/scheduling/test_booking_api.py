@@ -346,6 +346,8 @@ def test_my_sessions_by_role_and_status(client, world, make, api_token, now):
     assert teaching["total"] == 2
     assert client.get("/api/sessions?status=held", headers=headers).status_code == 400
     assert client.get("/api/sessions?role=boss", headers=headers).status_code == 400
+    second_page = client.get("/api/sessions?per_page=1&page=2", headers=headers).get_json()
+    assert [s["id"] for s in second_page["items"]] == [str(second.id)] and second_page["total"] == 2
 
 
 def _calendar_event(client, session_id, headers):
