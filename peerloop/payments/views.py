@@ -358,7 +358,13 @@ def sandbox_checkout(session_id: str):
     session = sandbox.open_session(session_id)
     if session is None:
         abort(404)
-    return render_template("payments/sandbox_checkout.html", session=session)
+    from peerloop.scheduling.models import SessionStatus
+    from peerloop.scheduling.services import held_session
+
+    checkout = services.checkout_by_session_id(session_id)
+    hold = held_session(checkout.id) if checkout else None
+    held = hold if hold is not None and hold.status == SessionStatus.held else None
+    return render_template("payments/sandbox_checkout.html", session=session, held=held)
 
 
 @bp.post("/sandbox/checkout/<session_id>/pay")

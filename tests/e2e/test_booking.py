@@ -103,6 +103,7 @@ def test_a_visitor_books_a_time_from_the_course_page_then_books_again(
     click(page.get_by_role("button", name=re.compile(r"^Enroll and pay")), "Enroll and pay")
 
     page.wait_for_url(re.compile(r"/sandbox/checkout/"))
+    expect(page.locator(".notice-box")).to_contain_text("Your first session")
     click(page.get_by_role("button", name=re.compile(r"^Pay ")), "Pay")
 
     page.wait_for_url(re.compile(r"/sessions/[0-9a-f-]+\?booked=1"))
