@@ -115,6 +115,47 @@ def _split_percentages(env: dict) -> dict[str, int]:
     return parts
 
 
+VIDEO_PROVIDERS = {
+    "link": (),
+    "bbb": ("BBB_API_URL", "BBB_SECRET"),
+    "plugnmeet": ("PLUGNMEET_URL", "PLUGNMEET_API_KEY", "PLUGNMEET_API_SECRET"),
+    "daily": ("DAILY_API_KEY", "DAILY_WEBHOOK_SECRET"),
+}
+
+
+def _video_settings(env: dict) -> dict:
+    """The video provider and its credentials: link rooms unless another is chosen and configured."""
+    provider = env.get("VIDEO_PROVIDER") or "link"
+    if provider not in VIDEO_PROVIDERS:
+        raise ConfigError(f"VIDEO_PROVIDER must be one of {', '.join(VIDEO_PROVIDERS)}, got {provider!r}")
+    missing = [name for name in VIDEO_PROVIDERS[provider] if not env.get(name)]
+    if missing:
+        raise ConfigError(f"VIDEO_PROVIDER={provider} requires " + ", ".join(missing))
+    link_base = env.get("VIDEO_LINK_BASE_URL") or "https://meet.jit.si/peerloop-"
+    if not link_base.startswith(("https://", "http://")):
+        raise ConfigError(f"VIDEO_LINK_BASE_URL must be an http(s) address, got {link_base!r}")
+    checksum = (env.get("BBB_CHECKSUM") or "sha256").lower()
+    if checksum not in ("sha1", "sha256"):
+        raise ConfigError(f"BBB_CHECKSUM must be sha1 or sha256, got {checksum!r}")
+    grace = _int(env, "VIDEO_GRACE_MINUTES", 15)
+    if not 0 <= grace <= 240:
+        raise ConfigError(f"VIDEO_GRACE_MINUTES must be between 0 and 240, got {grace}")
+    return {
+        "VIDEO_PROVIDER": provider,
+        "VIDEO_LINK_BASE_URL": link_base,
+        # How long after a session's end its room still admits people (and tokens stay valid).
+        "VIDEO_GRACE_MINUTES": grace,
+        "BBB_API_URL": env.get("BBB_API_URL"),
+        "BBB_SECRET": env.get("BBB_SECRET"),
+        "BBB_CHECKSUM": checksum,
+        "PLUGNMEET_URL": env.get("PLUGNMEET_URL"),
+        "PLUGNMEET_API_KEY": env.get("PLUGNMEET_API_KEY"),
+        "PLUGNMEET_API_SECRET": env.get("PLUGNMEET_API_SECRET"),
+        "DAILY_API_KEY": env.get("DAILY_API_KEY"),
+        "DAILY_WEBHOOK_SECRET": env.get("DAILY_WEBHOOK_SECRET"),
+    }
+
+
 def _checkout_minutes(env: dict) -> int:
     minutes = _int(env, "CHECKOUT_EXPIRES_MINUTES", 60)
     if not 30 <= minutes <= 1440:  # Stripe's bounds for a Checkout Session's expires_at
@@ -160,6 +201,8 @@ def from_env(env: dict | None = None) -> dict:
         missing = [k for k in WEBHOOK_SECRETS if not env.get(k)]
         if missing:
             raise ConfigError("PEERLOOP_ENV=production with STRIPE_SECRET_KEY requires " + ", ".join(missing))
+
+    video = _video_settings(env)
 
     if env.get("EMAIL_BACKEND"):
         email_backend = env["EMAIL_BACKEND"]
@@ -227,8 +270,7 @@ def from_env(env: dict | None = None) -> dict:
         # Webhook signing secrets; the development value when unset outside production.
         "STRIPE_WEBHOOK_SECRET": (env.get("STRIPE_WEBHOOK_SECRET") or dev_secret),
         "STRIPE_CONNECT_WEBHOOK_SECRET": (env.get("STRIPE_CONNECT_WEBHOOK_SECRET") or dev_secret),
-        "VIDEO_PROVIDER": env.get("VIDEO_PROVIDER", "link"),
-        "VIDEO_LINK_BASE_URL": env.get("VIDEO_LINK_BASE_URL", "https://meet.jit.si/peerloop-"),
+        **video,
         "EMAIL_BACKEND": email_backend,
         "MAIL_FROM": env.get("MAIL_FROM", "PeerLoop <hello@peerloop.local>"),
         "SMTP_URL": env.get("SMTP_URL"),

@@ -167,3 +167,26 @@ def test_the_public_development_secret_is_for_the_sandbox_only():
 def test_a_gateway_that_cannot_work_is_refused_at_start(env, message):
     with pytest.raises(ConfigError, match=message):
         from_env(env)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"VIDEO_PROVIDER": "zoom"}, "must be one of link, bbb, plugnmeet, daily"),
+        ({"VIDEO_PROVIDER": "bbb", "BBB_API_URL": "https://bbb.example/bigbluebutton/api/"}, "requires BBB_SECRET"),
+        ({"VIDEO_PROVIDER": "plugnmeet"}, "requires PLUGNMEET_URL, PLUGNMEET_API_KEY, PLUGNMEET_API_SECRET"),
+        ({"VIDEO_PROVIDER": "daily", "DAILY_API_KEY": "k"}, "requires DAILY_WEBHOOK_SECRET"),
+        ({"VIDEO_LINK_BASE_URL": "meet.jit.si/x-"}, "must be an http"),
+        ({"BBB_CHECKSUM": "md5"}, "sha1 or sha256"),
+        ({"VIDEO_GRACE_MINUTES": "999"}, "between 0 and 240"),
+    ],
+)
+def test_a_video_provider_that_cannot_work_is_refused_at_start(env, message):
+    with pytest.raises(ConfigError, match=message):
+        from_env(env)
+
+
+def test_link_rooms_are_the_default_video_provider():
+    config = from_env({})
+    assert config["VIDEO_PROVIDER"] == "link" and config["VIDEO_GRACE_MINUTES"] == 15
+    assert config["VIDEO_LINK_BASE_URL"] == "https://meet.jit.si/peerloop-"
