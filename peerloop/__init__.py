@@ -104,6 +104,7 @@ def register_models() -> None:
     import peerloop.notifications.models  # noqa: F401
     import peerloop.payments.models  # noqa: F401
     import peerloop.scheduling.models  # noqa: F401
+    import peerloop.video.models  # noqa: F401
     import peerloop.webhooks.models  # noqa: F401
 
 
@@ -122,6 +123,7 @@ def register_blueprints(app: Flask) -> None:
     from peerloop.scheduling import register as register_scheduling
     from peerloop.scheduling.api import bp as scheduling_api
     from peerloop.scheduling.views import bp as scheduling_views
+    from peerloop.video.api import bp as video_api
     from peerloop.webhooks.views import bp as webhooks
 
     app.register_blueprint(catalog_views)
@@ -131,7 +133,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(scheduling_views)
     app.register_blueprint(webhooks)
     app.register_blueprint(
-        create_api_blueprint(accounts_api, catalog_api, notifications_api, payments_api, scheduling_api, clock_api)
+        create_api_blueprint(
+            accounts_api, catalog_api, notifications_api, payments_api, scheduling_api, video_api, clock_api
+        )
     )
     register_scheduling()
     register_webhook_handlers()  # the web, the worker and the sweep all build the app, so all know them

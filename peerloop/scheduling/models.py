@@ -151,6 +151,10 @@ class TutoringSession(UUIDPrimaryKey, Timestamps, db.Model):
     no_show_by: Mapped[NoShowBy | None] = mapped_column(enum_column(NoShowBy, "no_show_by"))
     sequence: Mapped[int] = mapped_column(default=0)  # the .ics SEQUENCE: bumped on every change
     idempotency_key: Mapped[str | None] = mapped_column(sa.String(255))  # a repeat returns the first booking
+    # The video room, made once on the first join (peerloop.video): which provider, its room id, its address.
+    video_provider: Mapped[str | None] = mapped_column(sa.String(20))
+    video_room_id: Mapped[str | None] = mapped_column(sa.String(255), index=True)
+    video_room_url: Mapped[str | None] = mapped_column(sa.String(1000))
 
     enrollment: Mapped[Enrollment | None] = relationship()
     course: Mapped[Course] = relationship()

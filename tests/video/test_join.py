@@ -1,0 +1,98 @@
+"""POST /api/video/token on link rooms: who may join, when, the room made once, attendance from joins."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from peerloop.extensions import db
+from peerloop.scheduling import services as scheduling
+from peerloop.scheduling.models import SessionStatus, TutoringSession
+from peerloop.video import services
+from peerloop.video.interfaces import VideoError
+from peerloop.video.models import Attendance, AttendanceSource
+from tests.scheduling.conftest import at
+
+TUE9 = at(1, 9)
+
+
+@pytest.fixture
+def booked(world, now):
+    return world.book(TUE9, now=now)
+
+
+def token(client, api_token, user, session_id):
+    return client.post("/api/video/token", json={"session_id": str(session_id)}, headers=api_token(user))
+
+
+def test_the_window_opens_fifteen_minutes_before_and_closes_after_the_grace(client, world, booked, api_token, clock):
+    clock(TUE9 - timedelta(minutes=15, seconds=1))
+    early = token(client, api_token, world.student, booked.id)
+    assert early.status_code == 422 and early.get_json()["error"]["code"] == "not_open_yet"
+    clock(TUE9 - timedelta(minutes=15))
+    opened = token(client, api_token, world.student, booked.id)
+    assert opened.status_code == 200
+    assert opened.get_json()["join_url"].startswith("https://meet.jit.si/peerloop-")
+    clock(booked.scheduled_end + timedelta(minutes=15))
+    assert token(client, api_token, world.teacher, booked.id).status_code == 200
+    clock(booked.scheduled_end + timedelta(minutes=15, seconds=1))
+    late = token(client, api_token, world.teacher, booked.id)
+    assert late.status_code == 422 and late.get_json()["error"]["code"] == "closed"
+
+
+def test_only_the_two_people_may_join(client, world, booked, make, api_token, clock):
+    clock(TUE9)
+    stranger = token(client, api_token, make.user(), booked.id)
+    assert stranger.status_code == 403 and stranger.get_json()["error"]["code"] == "not_participant"
+    assert stranger.get_json()["error"]["message"] == "You're not part of this session."
+    assert token(client, api_token, world.student, "not-a-uuid").status_code == 404
+    missing = client.post("/api/video/token", json={}, headers=api_token(world.student))
+    assert missing.status_code == 400 and "session_id" in missing.get_json()["error"]["fields"]
+    assert client.post("/api/video/token", json={"session_id": str(booked.id)}).status_code == 401
+
+
+def test_one_room_per_session_and_each_join_is_attendance(client, world, booked, api_token, clock):
+    clock(TUE9 - timedelta(minutes=5))
+    student_url = token(client, api_token, world.student, booked.id).get_json()["join_url"]
+    again = token(client, api_token, world.student, booked.id).get_json()["join_url"]  # a second click
+    clock(TUE9)
+    teacher_url = token(client, api_token, world.teacher, booked.id).get_json()["join_url"]
+    assert student_url == again == teacher_url
+    db.session.expire_all()
+    session = db.session.get(TutoringSession, booked.id)
+    assert session.video_provider == "link" and session.video_room_url == student_url
+    assert session.status == SessionStatus.in_progress and session.started_at == TUE9 - timedelta(minutes=5)
+    stays = db.session.scalars(sa.select(Attendance).where(Attendance.session_id == booked.id)).all()
+    assert sorted((s.user_id, s.source) for s in stays) == sorted(
+        [(world.student.id, AttendanceSource.join), (world.teacher.id, AttendanceSource.join)]
+    )
+
+
+def test_a_cancelled_session_has_no_room(client, world, booked, api_token, clock, now):
+    scheduling.cancel(world.student, booked.id, reason="ill", now=now)
+    clock(TUE9)
+    closed = token(client, api_token, world.student, booked.id)
+    assert closed.status_code == 422 and closed.get_json()["error"]["code"] == "closed"
+
+
+def test_a_provider_that_fails_is_a_503_and_nothing_is_half_made(client, world, booked, api_token, clock, monkeypatch):
+    class Down:
+        name = "down"
+        sends_webhooks = True
+
+        def create_room(self, options):
+            raise VideoError("timed out", retryable=True)
+
+    monkeypatch.setattr(services, "provider", lambda: Down())
+    clock(TUE9)
+    response = token(client, api_token, world.student, booked.id)
+    assert response.status_code == 503
+    assert response.get_json()["error"] == {
+        "code": "video_unavailable",
+        "message": "Video service unavailable. Try again.",
+    }
+    db.session.expire_all()
+    session = db.session.get(TutoringSession, booked.id)
+    assert session.video_room_id is None and session.status == SessionStatus.scheduled
