@@ -124,6 +124,7 @@ def register_blueprints(app: Flask) -> None:
     from peerloop.scheduling.api import bp as scheduling_api
     from peerloop.scheduling.views import bp as scheduling_views
     from peerloop.video.api import bp as video_api
+    from peerloop.video.views import bp as video_views
     from peerloop.webhooks.views import bp as webhooks
 
     app.register_blueprint(catalog_views)
@@ -131,6 +132,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(notifications_views)
     app.register_blueprint(payments_views)
     app.register_blueprint(scheduling_views)
+    app.register_blueprint(video_views)
     app.register_blueprint(webhooks)
     app.register_blueprint(
         create_api_blueprint(

@@ -18,6 +18,8 @@ host added here). A header a view set itself is left alone.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Flask, Response, current_app, request
 
 _COMMON = {
@@ -63,10 +65,35 @@ def policy_for(path: str, mimetype: str | None, prefixes: tuple[str, ...] = CONS
     return CONSOLE_POLICY if _in_console(path, prefixes) else SITE_POLICY
 
 
+def video_origin(config) -> str | None:
+    """Where the Join button's form is redirected (the room): the configured video service's origin."""
+    provider = config.get("VIDEO_PROVIDER", "link")
+    if provider == "daily":
+        return "https://*.daily.co"
+    base = {"link": "VIDEO_LINK_BASE_URL", "bbb": "BBB_API_URL", "plugnmeet": "PLUGNMEET_URL"}.get(provider)
+    parts = urlsplit(config.get(base) or "") if base else None
+    if not parts or parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _site_policy(app: Flask) -> str:
+    cached = app.extensions.get("peerloop_site_policy")
+    if cached is None:
+        origin = video_origin(app.config)
+        form_action = _COMMON["form-action"] + (f" {origin}" if origin else "")
+        cached = _policy(script_src="'self'", style_src="'self' 'unsafe-inline'", form_action=form_action)
+        app.extensions["peerloop_site_policy"] = cached
+    return cached
+
+
 def set_security_headers(response: Response) -> Response:
     headers = response.headers
     app = current_app._get_current_object()
-    headers.setdefault("Content-Security-Policy", policy_for(request.path, response.mimetype, _console_prefixes(app)))
+    policy = policy_for(request.path, response.mimetype, _console_prefixes(app))
+    if policy is SITE_POLICY:
+        policy = _site_policy(app)  # the Join form is redirected on to the video service
+    headers.setdefault("Content-Security-Policy", policy)
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")

@@ -96,3 +96,37 @@ def test_a_provider_that_fails_is_a_503_and_nothing_is_half_made(client, world, 
     db.session.expire_all()
     session = db.session.get(TutoringSession, booked.id)
     assert session.video_room_id is None and session.status == SessionStatus.scheduled
+
+
+def test_the_session_page_shows_join_in_the_window_and_it_leads_into_the_room(client, world, booked, login_as, clock):
+    from tests.conftest import csrf_from
+
+    login_as(world.student)
+    clock(TUE9 - timedelta(minutes=16))
+    before = client.get(f"/sessions/{booked.id}").get_data(as_text=True)
+    assert "Join session" not in before and "The Join button appears here from" in before
+    clock(TUE9 - timedelta(minutes=15))
+    page = client.get(f"/sessions/{booked.id}")
+    html = page.get_data(as_text=True)
+    assert "Join session" in html
+    # The form is redirected on to the room: the CSP lets forms go to the video service.
+    assert (
+        "form-action 'self' https://checkout.stripe.com https://connect.stripe.com https://meet.jit.si"
+        in (page.headers["Content-Security-Policy"])
+    )
+    joined = client.post(f"/sessions/{booked.id}/join", data={"csrf_token": csrf_from(html)})
+    assert joined.status_code == 303 and joined.headers["Location"].startswith("https://meet.jit.si/peerloop-")
+
+
+def test_someone_elses_join_is_a_404(client, world, booked, make, login_as, clock):
+    from tests.conftest import csrf_from
+
+    login_as(make.user())
+    clock(TUE9)
+    form = client.get("/settings")
+    assert (
+        client.post(
+            f"/sessions/{booked.id}/join", data={"csrf_token": csrf_from(form.get_data(as_text=True))}
+        ).status_code
+        == 404
+    )
