@@ -5,13 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import responses
 import sqlalchemy as sa
 
 from peerloop.extensions import db
 from peerloop.scheduling import services as scheduling
 from peerloop.scheduling.models import SessionStatus, TutoringSession
-from peerloop.video import services
-from peerloop.video.interfaces import VideoError
 from peerloop.video.models import Attendance, AttendanceSource
 from tests.scheduling.conftest import at
 
@@ -77,22 +76,25 @@ def test_a_cancelled_session_has_no_room(client, world, booked, api_token, clock
     assert closed.status_code == 422 and closed.get_json()["error"]["code"] == "closed"
 
 
-def test_a_provider_that_fails_is_a_503_and_nothing_is_half_made(client, world, booked, api_token, clock, monkeypatch):
-    class Down:
-        name = "down"
-        sends_webhooks = True
-
-        def create_room(self, options):
-            raise VideoError("timed out", retryable=True)
-
-    monkeypatch.setattr(services, "provider", lambda: Down())
+@responses.activate
+def test_a_provider_that_fails_is_a_503_and_nothing_is_half_made(
+    app, client, world, booked, api_token, clock, monkeypatch
+):
+    """PlugNmeet configured and down (a 502 on room/create): 503 video_unavailable, no room stored."""
+    for key, value in {
+        "VIDEO_PROVIDER": "plugnmeet",
+        "PLUGNMEET_URL": "https://pnm.example",
+        "PLUGNMEET_API_KEY": "key",
+        "PLUGNMEET_API_SECRET": "secret",
+    }.items():
+        monkeypatch.setitem(app.config, key, value)
+    responses.post("https://pnm.example/auth/room/create", status=502, body="Bad gateway")
     clock(TUE9)
     response = token(client, api_token, world.student, booked.id)
     assert response.status_code == 503
-    assert response.get_json()["error"] == {
-        "code": "video_unavailable",
-        "message": "Video service unavailable. Try again.",
-    }
+    error = response.get_json()["error"]
+    assert (error["code"], error["message"]) == ("video_unavailable", "Video service unavailable. Try again.")
+    assert len(responses.calls) == 1 and responses.calls[0].request.headers["API-KEY"] == "key"
     db.session.expire_all()
     session = db.session.get(TutoringSession, booked.id)
     assert session.video_room_id is None and session.status == SessionStatus.scheduled
