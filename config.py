@@ -153,6 +153,24 @@ def _video_settings(env: dict) -> dict:
         "PLUGNMEET_API_SECRET": env.get("PLUGNMEET_API_SECRET"),
         "DAILY_API_KEY": env.get("DAILY_API_KEY"),
         "DAILY_WEBHOOK_SECRET": env.get("DAILY_WEBHOOK_SECRET"),
+        **_recording_storage(env),
+    }
+
+
+def _recording_storage(env: dict) -> dict:
+    """Where copies of the providers' recordings go: a local folder, or an S3-compatible bucket
+    (credentials from boto3's usual AWS_* variables)."""
+    bucket = env.get("RECORDINGS_S3_BUCKET") or None
+    endpoint = env.get("RECORDINGS_S3_ENDPOINT_URL") or None
+    if endpoint and not endpoint.startswith(("https://", "http://")):
+        raise ConfigError(f"RECORDINGS_S3_ENDPOINT_URL must be an http(s) address, got {endpoint!r}")
+    if endpoint and not bucket:
+        raise ConfigError("RECORDINGS_S3_ENDPOINT_URL is set but RECORDINGS_S3_BUCKET is not")
+    return {
+        "RECORDINGS_DIR": env.get("RECORDINGS_DIR") or str(INSTANCE_DIR / "recordings"),
+        "RECORDINGS_S3_BUCKET": bucket,
+        "RECORDINGS_S3_ENDPOINT_URL": endpoint,
+        "RECORDINGS_S3_PREFIX": env.get("RECORDINGS_S3_PREFIX") or "recordings/",
     }
 
 

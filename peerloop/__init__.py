@@ -125,6 +125,7 @@ def register_blueprints(app: Flask) -> None:
     from peerloop.scheduling.views import bp as scheduling_views
     from peerloop.video.api import bp as video_api
     from peerloop.video.views import bp as video_views
+    from peerloop.video.webhooks import register_webhook_handlers as register_video_webhook_handlers
     from peerloop.webhooks.views import bp as webhooks
 
     app.register_blueprint(catalog_views)
@@ -141,6 +142,7 @@ def register_blueprints(app: Flask) -> None:
     )
     register_scheduling()
     register_webhook_handlers()  # the web, the worker and the sweep all build the app, so all know them
+    register_video_webhook_handlers()
 
 
 def register_error_handlers(app: Flask) -> None:

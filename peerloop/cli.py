@@ -62,12 +62,15 @@ def create_admin(email: str, name: str, handle: str | None, password: str | None
 def run_sweep(now) -> dict:
     """One pass of the periodic work. Every step is idempotent; two at once do no harm.
 
-    Steps arrive with the features that need them (reminders and feedback prompts
-    come with booking and video).
+    Settling runs before the feedback prompts, so a session the sweep completes is asked about in
+    the same pass.
     """
     from peerloop.notifications.services import retry_unsent_emails
     from peerloop.payments.services import expire_stale_checkouts, resume_approved_batches
     from peerloop.scheduling.services import lapse_expired_holds
+    from peerloop.video.outcomes import release_due_shares, settle_ended_sessions
+    from peerloop.video.recordings import retry_recording_copies
+    from peerloop.video.reminders import send_feedback_prompts, send_reminders
     from peerloop.webhooks.services import retry_unprocessed_events
 
     return {
@@ -77,6 +80,11 @@ def run_sweep(now) -> dict:
         "checkouts_expired": expire_stale_checkouts(now),
         "holds_lapsed": lapse_expired_holds(now),
         "payouts_settled": resume_approved_batches(now),
+        "reminders_sent": send_reminders(now),
+        "sessions_settled": settle_ended_sessions(now),
+        "shares_released": release_due_shares(now),
+        "feedback_prompts_sent": send_feedback_prompts(now),
+        "recordings_copied": retry_recording_copies(now),
     }
 
 

@@ -1491,7 +1491,10 @@ def _history(enrollment: Enrollment, plan: list[tuple[int, str, str]], *, now: d
                 scheduled_start=start,
                 scheduled_end=start + length,
                 created_at=booked_at,
+                booked_at=booked_at,
             )
+            if outcome in ("completed", "no_show"):
+                session.outcome_source = "sweep"
             if outcome == "completed":
                 session.status = SessionStatus.completed
                 session.started_at, session.ended_at = start + timedelta(minutes=1), start + length

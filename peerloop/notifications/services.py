@@ -161,6 +161,28 @@ def _find_notification(user_id: uuid.UUID, dedupe_key: str) -> Notification | No
     )
 
 
+def sent_keys(dedupe_keys: list[str]) -> set[tuple[uuid.UUID, str]]:
+    """Which (user, key) pairs among these keys were already notified: one query, for sweep
+    steps that would otherwise ask per person per pass."""
+    if not dedupe_keys:
+        return set()
+    rows = db.session.execute(
+        sa.select(Notification.user_id, Notification.dedupe_key).where(
+            Notification.dedupe_key.in_([key[:DEDUPE_KEY_MAX] for key in dedupe_keys])
+        )
+    )
+    return {(user_id, key) for user_id, key in rows}
+
+
+def admins() -> list[User]:
+    """Every active admin ("Brian is told" means each of them gets the notification)."""
+    return list(
+        db.session.scalars(
+            sa.select(User).where(User.is_admin.is_(True), User.deleted_at.is_(None)).order_by(User.created_at)
+        )
+    )
+
+
 def _email_link(action_url: str | None) -> str | None:
     """The absolute link an email carries for an in-site ``action_url`` (mail clients cannot open a path)."""
     try:

@@ -150,6 +150,18 @@ class TutoringSession(UUIDPrimaryKey, Timestamps, db.Model):
     late_cancellation: Mapped[bool] = mapped_column(default=False)
     no_show_by: Mapped[NoShowBy | None] = mapped_column(enum_column(NoShowBy, "no_show_by"))
     sequence: Mapped[int] = mapped_column(default=0)  # the .ics SEQUENCE: bumped on every change
+    # When its current time was set (booked, a hold confirmed, moved): a reminder whose moment had
+    # already passed then is skipped.
+    booked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # How it ended (peerloop.video.outcomes): by the room's webhook, the sweep, the teacher's hand or Brian.
+    outcome_source: Mapped[str | None] = mapped_column(sa.String(20))
+    # A hand-marked outcome that pays the teacher: the share is released at this moment unless the
+    # student contests it first (then Brian decides). None once released, or for outcomes that do not wait.
+    release_after: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    contested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    contest_reason: Mapped[str | None] = mapped_column(sa.Text)
+    contest_resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    contest_resolution: Mapped[str | None] = mapped_column(sa.String(20))  # "teacher_paid" or "returned"
     idempotency_key: Mapped[str | None] = mapped_column(sa.String(255))  # a repeat returns the first booking
     # The video room, made once on the first join (peerloop.video): which provider, its room id, its address.
     video_provider: Mapped[str | None] = mapped_column(sa.String(20))

@@ -584,7 +584,7 @@ def used_count(enrollment_id: uuid.UUID) -> int:
     return session_counts([enrollment_id])[enrollment_id].used
 
 
-def _renumber(enrollment_id: uuid.UUID) -> None:
+def renumber_sessions(enrollment_id: uuid.UUID) -> None:
     """Number the enrollment's counted sessions 1, 2, … by start ("Session 1 of 2"); others get none."""
     sessions = db.session.scalars(
         sa.select(TutoringSession)
@@ -798,7 +798,7 @@ def _after_booking(enrollment: Enrollment, session: TutoringSession, *, now: dat
     enrollment.deferred_at = None
     enrollment.updated_at = now
     db.session.flush()
-    _renumber(enrollment.id)
+    renumber_sessions(enrollment.id)
 
 
 def _earlier_booking(student: User, idempotency_key: str | None) -> TutoringSession | None:
@@ -862,6 +862,7 @@ def book(
             status=SessionStatus.scheduled,
             agenda=agenda,
             idempotency_key=idempotency_key,
+            booked_at=now,
             created_at=now,
             updated_at=now,
         )
@@ -1012,7 +1013,7 @@ def confirm_hold(checkout, enrollment: Enrollment, *, now: datetime) -> Tutoring
             hold.status = SessionStatus.scheduled
             hold.enrollment_id = enrollment.id
             hold.hold_expires_at = None
-            hold.updated_at = now
+            hold.booked_at = hold.updated_at = now
             db.session.flush()
     except (Conflict, RuleViolation):
         db.session.refresh(hold)
@@ -1091,7 +1092,7 @@ def cancel(user: User, session_id, *, reason=None, now: datetime) -> TutoringSes
     session.updated_at = now
     db.session.flush()
     if session.enrollment_id:
-        _renumber(session.enrollment_id)
+        renumber_sessions(session.enrollment_id)
     if late and user.id == session.student_id:
         from peerloop.payments.services import release_teaching_share
 
@@ -1149,13 +1150,13 @@ def reschedule(user: User, session_id, *, start, reason=None, now: datetime) -> 
             session.scheduled_start = start_at
             session.scheduled_end = end
             session.sequence += 1
-            session.updated_at = now
+            session.booked_at = session.updated_at = now
             db.session.flush()
     except sa.exc.IntegrityError as error:
         db.session.rollback()
         raise slot_taken() from error
     if session.enrollment_id:
-        _renumber(session.enrollment_id)
+        renumber_sessions(session.enrollment_id)
     from peerloop.scheduling import notices
 
     notices.rescheduled(session, previous_start=previous, by=user, reason=reason, now=now)
@@ -1186,7 +1187,7 @@ def cancel_future_sessions(enrollment: Enrollment, now: datetime) -> int:
         db.session.flush()
         notices.cancelled(session, by=None, now=now)
     if upcoming:
-        _renumber(enrollment.id)
+        renumber_sessions(enrollment.id)
     return len(upcoming)
 
 

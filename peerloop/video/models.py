@@ -94,5 +94,10 @@ class SessionResource(UUIDPrimaryKey, CreatedAt, db.Model):
     mime_type: Mapped[str | None] = mapped_column(sa.String(100))
     duration_seconds: Mapped[int | None]
     is_public: Mapped[bool] = mapped_column(default=False)
+    # Copying a provider's recording to our storage (peerloop.video.recordings): tries so far, when
+    # the sweep tries again (None once stored or given up), and the last failure.
+    copy_attempts: Mapped[int] = mapped_column(default=0)
+    next_copy_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    copy_error: Mapped[str | None] = mapped_column(sa.Text)
 
     session: Mapped[TutoringSession | None] = relationship()

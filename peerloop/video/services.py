@@ -19,6 +19,7 @@ from peerloop.db import for_update, parse_uuid
 from peerloop.errors import Forbidden, NotFound, ProviderUnavailable, RuleViolation
 from peerloop.extensions import db
 from peerloop.scheduling.models import SessionStatus, TutoringSession
+from peerloop.urls import external_url
 from peerloop.video.interfaces import CreateRoomOptions, Participant, ParticipantRole, Room, VideoError, VideoProvider
 from peerloop.video.links import LinkRooms
 from peerloop.video.models import Attendance, AttendanceSource
@@ -101,6 +102,9 @@ def join(user: User, session_id, *, now: datetime) -> str:
         title=session.course.title,
         starts_at=session.scheduled_start,
         ends_at=session.scheduled_end + grace(),
+        # Teachers may record (nothing starts by itself); the provider tells us when a file is ready.
+        record=video.sends_webhooks,
+        callback_url=external_url("webhooks.video", provider_name=video.name) if video.sends_webhooks else None,
     )
     try:
         room = _stored_room(session, video) or video.create_room(options)  # outside the lock: it may be HTTP

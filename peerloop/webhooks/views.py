@@ -40,3 +40,24 @@ def stripe_platform():
 def stripe_connect():
     """Connected accounts' events (account.updated, payouts), signed with STRIPE_CONNECT_WEBHOOK_SECRET."""
     return _receive_stripe("stripe_connect", "STRIPE_CONNECT_WEBHOOK_SECRET")
+
+
+@bp.route("/video/<provider_name>", methods=["GET", "POST"])
+def video(provider_name: str):
+    """The configured video provider's events. GET too: BigBlueButton calls its end-of-meeting
+    callback with GET. The signature is checked against the address we registered, which is on
+    PUBLIC_URL (never the request's Host): the path and query as they reached us, on that base."""
+    from peerloop.urls import absolute
+    from peerloop.video import webhooks as video_webhooks
+
+    provider = video_webhooks.configured_provider(provider_name)
+    query = request.query_string.decode("latin-1")
+    url = absolute(request.path) + (f"?{query}" if query else "")
+    count = video_webhooks.receive(
+        provider,
+        body=request.get_data(cache=True),
+        headers=dict(request.headers),
+        url=url,
+        now=clock.now(),
+    )
+    return jsonify(received=count), 200
