@@ -36,6 +36,7 @@ def public_user_json(profile) -> dict:
             "course_slug": st.course.slug,
             "course_title": st.course.title,
             "students_taught": st.students_taught,
+            "rating": profile.ratings.get(st.course_id),
         }
         for st in profile.teaching
     ]

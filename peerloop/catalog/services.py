@@ -225,6 +225,27 @@ def _st_query(course: Course):
     )
 
 
+def _course_ratings(course: Course):
+    """Each teacher's rating in this course (not across courses): ``teacher_id, rating`` over the
+    stars their students gave them after sessions of it, grouped, to join to the cards' query."""
+    from peerloop.scheduling.models import TutoringSession
+    from peerloop.video.feedback import student_assessments
+    from peerloop.video.models import Assessment
+
+    return (
+        student_assessments(TutoringSession.teacher_id, sa.func.avg(Assessment.rating).label("rating"))
+        .where(TutoringSession.course_id == course.id)
+        .group_by(TutoringSession.teacher_id)
+        .subquery("teacher_ratings")
+    )
+
+
+def _rating(value) -> float | None:
+    from peerloop.video.feedback import two_places
+
+    return None if value is None else float(two_places(value))
+
+
 def _creator_card(course: Course) -> TeacherCard | None:
     """The creator, when they teach the course themselves (they have set availability)."""
     from peerloop.scheduling.models import AvailabilitySettings, SessionStatus, TutoringSession
@@ -234,14 +255,43 @@ def _creator_card(course: Course) -> TeacherCard | None:
     )
     if teaches is None or course.creator.deleted_at is not None:
         return None
-    taught = db.session.scalar(
-        sa.select(sa.func.count(sa.distinct(TutoringSession.student_id))).where(
+    ratings = _course_ratings(course)
+    taught, rating = db.session.execute(
+        sa.select(
+            sa.func.count(sa.distinct(TutoringSession.student_id)),
+            sa.select(ratings.c.rating).where(ratings.c.teacher_id == course.creator_id).scalar_subquery(),
+        ).where(
             TutoringSession.teacher_id == course.creator_id,
             TutoringSession.course_id == course.id,
             TutoringSession.status == SessionStatus.completed,
         )
-    )
-    return TeacherCard(user=course.creator, students_taught=int(taught or 0), rating=None, is_creator=True)
+    ).one()
+    return TeacherCard(user=course.creator, students_taught=int(taught or 0), rating=_rating(rating), is_creator=True)
+
+
+def teacher_ratings(pairs) -> dict[tuple, float]:
+    """Teachers' ratings by ``(course_id, teacher_id)`` for the given pairs, in one grouped query:
+    the average (2 decimals) of the stars their students gave them after sessions of that course.
+    A pair nobody has rated yet is absent."""
+    from peerloop.scheduling.models import TutoringSession
+    from peerloop.video.feedback import student_assessments
+    from peerloop.video.models import Assessment
+
+    pairs = set(pairs)
+    if not pairs:
+        return {}
+    course_ids = {course_id for course_id, _ in pairs}
+    teacher_ids = {teacher_id for _, teacher_id in pairs}
+    rows = db.session.execute(
+        student_assessments(TutoringSession.course_id, TutoringSession.teacher_id, sa.func.avg(Assessment.rating))
+        .where(TutoringSession.course_id.in_(course_ids), TutoringSession.teacher_id.in_(teacher_ids))
+        .group_by(TutoringSession.course_id, TutoringSession.teacher_id)
+    ).all()
+    return {
+        (course_id, teacher_id): _rating(average)
+        for course_id, teacher_id, average in rows
+        if (course_id, teacher_id) in pairs
+    }
 
 
 def course_teachers(
@@ -253,13 +303,20 @@ def course_teachers(
     creator = _creator_card(course)
     offset = (page - 1) * per_page if per_page else 0
     cards = [creator] if creator and offset == 0 else []
-    query = _st_query(course).order_by(StudentTeacher.students_taught.desc(), User.name, User.id)
+    ratings = _course_ratings(course)  # joined, so the whole page's ratings cost no statement of their own
+    query = (
+        _st_query(course)
+        .add_columns(ratings.c.rating)
+        .outerjoin(ratings, ratings.c.teacher_id == StudentTeacher.user_id)
+        .order_by(StudentTeacher.students_taught.desc(), User.name, User.id)
+    )
     if per_page:
         shift = 1 if creator else 0
         query = query.offset(max(0, offset - shift)).limit(per_page - len(cards))
     rows = db.session.execute(query).all()
-    # Ratings come from session assessments, which arrive with the video work.
-    cards += [TeacherCard(user=user, students_taught=st.students_taught, rating=None) for st, user in rows]
+    cards += [
+        TeacherCard(user=user, students_taught=st.students_taught, rating=_rating(rating)) for st, user, rating in rows
+    ]
     if now is not None and cards:
         from peerloop.scheduling.services import fill_slots
 
@@ -278,6 +335,8 @@ class PublicProfile:
     full: bool  # False: a private profile seen by someone else (name, handle, avatar only)
     teaching: list[StudentTeacher]
     created_courses: list[Course]
+    # Their rating per course taught, by course id (absent: nobody has rated them there yet).
+    ratings: dict = field(default_factory=dict)
 
 
 def public_profile(handle: str, *, viewer=None) -> PublicProfile | None:
@@ -319,6 +378,11 @@ def public_profile(handle: str, *, viewer=None) -> PublicProfile | None:
         if user.is_creator
         else []
     )
+    ratings = teacher_ratings((st.course_id, user.id) for st in teaching)
     return PublicProfile(
-        user=user, full=user.privacy_public or is_self_or_admin, teaching=teaching, created_courses=created
+        user=user,
+        full=user.privacy_public or is_self_or_admin,
+        teaching=teaching,
+        created_courses=created,
+        ratings={course_id: rating for (course_id, _), rating in ratings.items()},
     )

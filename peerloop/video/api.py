@@ -1,4 +1,5 @@
-"""POST /api/video/token: a participant's way into the session's room (API.md)."""
+"""POST /api/video/token: a participant's way into the session's room; POST /api/sessions/:id/feedback:
+how it went, once per participant (API.md)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from flask_login import current_user, login_required
 from peerloop import clock
 from peerloop.api import json_body
 from peerloop.errors import ValidationError
-from peerloop.video import services
+from peerloop.scheduling.services import iso_z
+from peerloop.video import feedback, services
 
 bp = Blueprint("video_api", __name__)
 
@@ -21,3 +23,23 @@ def token():
     if not isinstance(session_id, str) or not session_id.strip():
         raise ValidationError("Say which session to join.", fields={"session_id": "Required."})
     return jsonify(join_url=services.join(current_user, session_id.strip()[:64], now=clock.now()))
+
+
+def feedback_json(assessment) -> dict:
+    return {
+        "id": str(assessment.id),
+        "session_id": str(assessment.session_id),
+        "rating": assessment.rating,
+        "comment": assessment.comment,
+        "created_at": iso_z(assessment.created_at),
+    }
+
+
+@bp.post("/sessions/<session_id>/feedback")
+@login_required
+def leave_feedback(session_id):
+    data = json_body()
+    assessment = feedback.leave_feedback(
+        current_user, session_id[:64], rating=data.get("rating"), comment=data.get("comment"), now=clock.now()
+    )
+    return jsonify(feedback_json(assessment)), 201
