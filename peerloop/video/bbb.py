@@ -170,6 +170,8 @@ def _form(body: bytes) -> dict[str, list[str]]:
 class BigBlueButton:
     name = "bbb"
     sends_webhooks = True
+    # BBB forgets a meeting once it ends: the services create it (idempotently) before every join.
+    create_before_each_join = True
 
     def __init__(
         self,

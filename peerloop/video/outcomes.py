@@ -190,10 +190,8 @@ def settle(
 
 
 def _refresh_counters(session: TutoringSession) -> None:
-    try:
-        from peerloop.video.feedback import refresh_teacher_counters
-    except ImportError:  # pragma: no cover - the feedback module arrives with its own change
-        return
+    from peerloop.video.feedback import refresh_teacher_counters
+
     db.session.flush()
     refresh_teacher_counters(session.teacher_id, session.course_id)
 

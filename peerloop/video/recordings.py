@@ -104,12 +104,13 @@ def _fresh_url(resource: SessionResource, session: TutoringSession) -> str | Non
     from peerloop.video.services import provider
 
     video = provider()
-    if session.video_room_id and session.video_provider == video.name and resource.provider_recording_id:
-        room = Room(
-            room_id=f"peerloop-{session.id}", provider_room_id=session.video_room_id, url=session.video_room_url
-        )
-        return video.get_recording(room, resource.provider_recording_id).url
-    return resource.source_url
+    if not video.sends_webhooks or not resource.provider_recording_id:
+        return resource.source_url
+    if session.video_provider not in (None, video.name):
+        return resource.source_url  # recorded on a provider we have since left
+    room_id = f"peerloop-{session.id}"
+    room = Room(room_id=room_id, provider_room_id=session.video_room_id or room_id, url=session.video_room_url)
+    return video.get_recording(room, resource.provider_recording_id).url or resource.source_url
 
 
 def _download(url: str) -> tuple[Path, int, str]:

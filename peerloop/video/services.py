@@ -107,7 +107,10 @@ def join(user: User, session_id, *, now: datetime) -> str:
         callback_url=external_url("webhooks.video", provider_name=video.name) if video.sends_webhooks else None,
     )
     try:
-        room = _stored_room(session, video) or video.create_room(options)  # outside the lock: it may be HTTP
+        # Outside the lock: it may be HTTP. BigBlueButton forgets a meeting once it ends, so it is
+        # created (idempotently) before every join; the others keep their room.
+        stored = None if getattr(video, "create_before_each_join", False) else _stored_room(session, video)
+        room = stored or video.create_room(options)
         is_teacher = user.id == session.teacher_id
         url = video.join_url(
             room,

@@ -172,7 +172,21 @@ def handle_finished(event: WebhookEvent, *, now: datetime) -> None:
     if session is None:
         return
     at = _at(event)
+    if at < session.scheduled_end and not _provider_confirms_ended(session):
+        return  # an early "finished" the room contradicts (BBB's end callback address can leak)
     settle_from_attendance(session.id, source=OutcomeSource.webhook, now=now, ended_at=at)
+
+
+def _provider_confirms_ended(session: TutoringSession) -> bool:
+    from peerloop.video.interfaces import Room, RoomState
+    from peerloop.video.services import provider
+
+    video = provider()
+    if session.video_provider != video.name or not session.video_room_id:
+        return True  # nothing to ask: trust the signed event
+    room = Room(room_id=f"peerloop-{session.id}", provider_room_id=session.video_room_id, url=session.video_room_url)
+    # A VideoError fails the event, which is retried later: never settle on a guess.
+    return video.room_status(room).state is not RoomState.active
 
 
 def handle_recording(event: WebhookEvent, *, now: datetime) -> None:
