@@ -143,15 +143,6 @@ def book(slug: str):
     return redirect(url_for("scheduling.session_page", session_id=session.id, booked=1), code=303)
 
 
-def _join_open(session, now) -> bool:
-    from peerloop.video.services import join_window
-
-    if session.status not in (SessionStatus.scheduled, SessionStatus.in_progress):
-        return False
-    opens, closes = join_window(session)
-    return opens <= now <= closes
-
-
 # --- a session's page ------------------------------------------------------------------------
 
 
@@ -162,6 +153,8 @@ def session_page(session_id: str):
         session = services.participant_session(current_user, session_id, allow_admin=True)
     except DomainError:
         abort(404)
+    from peerloop.video.views import after_session, join_open
+
     now = clock.now()
     return render_template(
         "scheduling/session.html",
@@ -171,8 +164,9 @@ def session_page(session_id: str):
         late=services.is_late(session, now),
         upcoming=session.status == SessionStatus.scheduled and session.scheduled_start > now,
         join_opens_at=services.join_opens_at(session),
-        can_join=_join_open(session, now),
+        can_join=join_open(session, now),
         just_booked=request.args.get("booked") == "1",
+        **after_session(session, current_user, now),
     )
 
 
