@@ -8,6 +8,8 @@ inline jobs, sandbox payments, link video rooms, email outbox).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import secrets
 from pathlib import Path
@@ -137,6 +139,11 @@ def _video_settings(env: dict) -> dict:
     checksum = (env.get("BBB_CHECKSUM") or "sha256").lower()
     if checksum not in ("sha1", "sha256"):
         raise ConfigError(f"BBB_CHECKSUM must be sha1 or sha256, got {checksum!r}")
+    if provider == "daily":
+        try:
+            base64.b64decode(env["DAILY_WEBHOOK_SECRET"], validate=True)
+        except (binascii.Error, ValueError):
+            raise ConfigError("DAILY_WEBHOOK_SECRET must be the base64 secret given to Daily's webhook") from None
     grace = _int(env, "VIDEO_GRACE_MINUTES", 15)
     if not 0 <= grace <= 240:
         raise ConfigError(f"VIDEO_GRACE_MINUTES must be between 0 and 240, got {grace}")

@@ -179,6 +179,9 @@ def test_a_gateway_that_cannot_work_is_refused_at_start(env, message):
         ({"VIDEO_LINK_BASE_URL": "meet.jit.si/x-"}, "must be an http"),
         ({"BBB_CHECKSUM": "md5"}, "sha1 or sha256"),
         ({"VIDEO_GRACE_MINUTES": "999"}, "between 0 and 240"),
+        ({"VIDEO_PROVIDER": "daily", "DAILY_API_KEY": "k", "DAILY_WEBHOOK_SECRET": "not base64!"}, "base64"),
+        ({"RECORDINGS_S3_ENDPOINT_URL": "minio:9000"}, "must be an http"),
+        ({"RECORDINGS_S3_ENDPOINT_URL": "http://minio:9000"}, "RECORDINGS_S3_BUCKET is not"),
     ],
 )
 def test_a_video_provider_that_cannot_work_is_refused_at_start(env, message):
@@ -190,3 +193,4 @@ def test_link_rooms_are_the_default_video_provider():
     config = from_env({})
     assert config["VIDEO_PROVIDER"] == "link" and config["VIDEO_GRACE_MINUTES"] == 15
     assert config["VIDEO_LINK_BASE_URL"] == "https://meet.jit.si/peerloop-"
+    assert config["RECORDINGS_DIR"].endswith("recordings") and config["RECORDINGS_S3_BUCKET"] is None
