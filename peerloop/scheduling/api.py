@@ -51,6 +51,13 @@ def session_json(session: TutoringSession, *, viewer: User | None = None) -> dic
         "join_opens_at": services.iso_z(services.join_opens_at(session)),
         "late_cancellation": session.late_cancellation,
         "cancel_reason": session.cancel_reason,
+        "no_show_by": session.no_show_by.value if session.no_show_by else None,
+        "ended_at": services.iso_z(session.ended_at) if session.ended_at else None,
+        # How it was settled (webhook, sweep, teacher, admin); a hand-marked outcome's share waits
+        # until release_after unless the student contests it.
+        "outcome_source": session.outcome_source,
+        "release_after": services.iso_z(session.release_after) if session.release_after else None,
+        "contested": session.contested_at is not None,
         "course": {"id": str(session.course.id), "slug": session.course.slug, "title": session.course.title},
         "teacher": user_card_json(session.teacher),
         "student": user_card_json(session.student),

@@ -1,5 +1,6 @@
 """POST /api/video/token: a participant's way into the session's room; POST /api/sessions/:id/feedback:
-how it went, once per participant (API.md)."""
+how it went, once per participant (API.md); POST /api/sessions/:id/outcome (the teacher, after the end)
+and /contest (the student, within 48 hours of the teacher's marking)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from peerloop import clock
 from peerloop.api import json_body
 from peerloop.errors import ValidationError
 from peerloop.scheduling.services import iso_z
-from peerloop.video import feedback, services
+from peerloop.video import feedback, outcomes, services
 
 bp = Blueprint("video_api", __name__)
 
@@ -43,3 +44,28 @@ def leave_feedback(session_id):
         current_user, session_id[:64], rating=data.get("rating"), comment=data.get("comment"), now=clock.now()
     )
     return jsonify(feedback_json(assessment)), 201
+
+
+def _session_json(session):
+    from peerloop.scheduling.api import session_json
+
+    return session_json(session, viewer=current_user)
+
+
+@bp.post("/sessions/<session_id>/outcome")
+@login_required
+def mark_outcome(session_id):
+    """``{outcome: completed|student_no_show}`` → 200 the session; 403 ``not_teacher``, 422 ``not_finished``,
+    409 ``already_settled``."""
+    data = json_body()
+    session = outcomes.mark_by_teacher(current_user, session_id[:64], data.get("outcome"), now=clock.now())
+    return jsonify(_session_json(session))
+
+
+@bp.post("/sessions/<session_id>/contest")
+@login_required
+def contest_outcome(session_id):
+    """``{reason}`` → 200 the session; 403 ``not_student``, 422 ``not_contestable``."""
+    data = json_body()
+    session = outcomes.contest(current_user, session_id[:64], data.get("reason"), now=clock.now())
+    return jsonify(_session_json(session))

@@ -164,3 +164,28 @@ def test_a_contest_after_the_window_is_refused(paid_world, booked):
     outcomes.mark_by_teacher(paid_world.teacher, booked.id, "completed", now=END)
     with pytest.raises(outcomes.RuleViolation):
         outcomes.contest(paid_world.student, booked.id, "late", now=END + timedelta(hours=48))
+
+
+def test_the_api_marks_and_contests_with_clear_errors(client, paid_world, booked, api_token, clock):
+    teacher, student = api_token(paid_world.teacher), api_token(paid_world.student)
+    path = f"/api/sessions/{booked.id}"
+    clock(END - timedelta(minutes=1))
+    early = client.post(f"{path}/outcome", json={"outcome": "completed"}, headers=teacher)
+    assert early.status_code == 422 and early.get_json()["error"]["code"] == "not_finished"
+    clock(END + timedelta(minutes=2))
+    wrong = client.post(f"{path}/outcome", json={"outcome": "finished"}, headers=teacher)
+    assert wrong.status_code == 400 and "outcome" in wrong.get_json()["error"]["fields"]
+    by_student = client.post(f"{path}/outcome", json={"outcome": "completed"}, headers=student)
+    assert by_student.status_code == 403 and by_student.get_json()["error"]["code"] == "not_teacher"
+    marked = client.post(f"{path}/outcome", json={"outcome": "completed"}, headers=teacher)
+    body = marked.get_json()
+    assert marked.status_code == 200 and body["status"] == "completed" and body["outcome_source"] == "teacher"
+    assert body["release_after"] is not None and body["contested"] is False
+    again = client.post(f"{path}/outcome", json={"outcome": "completed"}, headers=teacher)
+    assert again.status_code == 409 and again.get_json()["error"]["code"] == "already_settled"
+    empty = client.post(f"{path}/contest", json={}, headers=student)
+    assert empty.status_code == 400 and "reason" in empty.get_json()["error"]["fields"]
+    contested = client.post(f"{path}/contest", json={"reason": "It did not happen"}, headers=student)
+    assert contested.status_code == 200 and contested.get_json()["contested"] is True
+    twice = client.post(f"{path}/contest", json={"reason": "Again"}, headers=student)
+    assert twice.status_code == 422 and twice.get_json()["error"]["code"] == "not_contestable"
