@@ -47,14 +47,14 @@ def receive(video: VideoProvider, *, body: bytes, headers: dict[str, str], url: 
     :raise ValidationError: a wrong signature or a body that is no event (nothing is stored).
     """
     if not video.sends_webhooks or not video.verify_webhook(body=body, headers=headers, url=url):
-        raise ValidationError("The webhook's signature does not match.", fields={"signature": "Invalid."})
+        raise ValidationError("The webhook signature could not be verified.", code="invalid_signature")
     try:
         if "url" in inspect.signature(video.parse_webhook).parameters:
             events = video.parse_webhook(body, headers, url=url)  # BBB's end callback names its room in the URL
         else:
             events = video.parse_webhook(body, headers)
     except VideoError as error:
-        raise ValidationError("The webhook's body is not an event.", fields={"body": str(error)}) from error
+        raise ValidationError("The webhook's body is not an event.", code="invalid_payload") from error
     for event in events:
         ingest(video.name, event.event_id[:255], event.kind.value, _payload(event), now=now)
     return len(events)

@@ -135,7 +135,7 @@ def test_a_wrong_signature_is_a_400_and_nothing_is_stored(client, paid_world, bo
     body = event("participant_joined", booked, moment=TUE9, user=paid_world.student)
     forged = webhook_token(body, secret="not-the-secret")
     response = deliver(client, body, token=forged)
-    assert response.status_code == 400
+    assert response.status_code == 400 and response.get_json()["error"]["code"] == "invalid_signature"
     tampered = deliver(
         client, body.replace(b"participant_joined", b"participant_left"), token=webhook_token(body, secret=SECRET)
     )
