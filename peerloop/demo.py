@@ -64,6 +64,7 @@ from peerloop.scheduling.models import (
     TutoringSession,
 )
 from peerloop.timezones import zone_for
+from peerloop.video.models import Assessment
 
 DEMO_PASSWORD = "peerloop-demo"
 
@@ -1265,13 +1266,16 @@ def _sandbox_gateway() -> Iterator[None]:
 
 
 def _count_from_rows(courses: list[Course]) -> None:
-    """The figures pages show, counted from the rows that exist, so they agree with the consoles.
+    """The figures pages show, counted from the rows that exist, the way the live code keeps them.
 
-    A course's students are its enrollments (cancelled ones aside); a Student-Teacher's students
-    taught are the enrollments they teach. A rating needs reviews, and no course can have more
-    reviews than students: an older demo database's invented ratings are dropped. Counting again
-    gives the same figures, so loading twice changes nothing.
+    A course's students are its enrollments (cancelled ones aside); its rating and reviews are its
+    students' session ratings (``video.feedback.refresh_ratings``: none, no rating); a
+    Student-Teacher's students taught are the students with a completed session with them
+    (``refresh_teacher_counters``). Counting again gives the same figures, so loading twice changes
+    nothing.
     """
+    from peerloop.video.feedback import refresh_ratings, refresh_teacher_counters
+
     db.session.flush()
     live = Enrollment.status != EnrollmentStatus.cancelled
     course_ids = [course.id for course in courses]
@@ -1284,18 +1288,9 @@ def _count_from_rows(courses: list[Course]) -> None:
     )
     for course in courses:
         course.student_count = students.get(course.id, 0)
-        if (course.rating_count or 0) > course.student_count:
-            course.rating, course.rating_count = None, 0
-    taught = {
-        (course_id, teacher_id): n
-        for course_id, teacher_id, n in db.session.execute(
-            sa.select(Enrollment.course_id, Enrollment.student_teacher_id, sa.func.count(Enrollment.id))
-            .where(Enrollment.course_id.in_(course_ids), Enrollment.student_teacher_id.is_not(None), live)
-            .group_by(Enrollment.course_id, Enrollment.student_teacher_id)
-        )
-    }
+        refresh_ratings(course.id)
     for st in db.session.scalars(sa.select(StudentTeacher).where(StudentTeacher.course_id.in_(course_ids))):
-        st.students_taught = taught.get((st.course_id, st.user_id), 0)
+        refresh_teacher_counters(st.user_id, st.course_id)
 
 
 # A few bell entries, so the bell has something to show (oldest first).
@@ -1468,6 +1463,13 @@ def _availability(user: User, data: dict, *, now: datetime) -> None:
     )
 
 
+DEMO_RATINGS = [
+    (5, "Clear explanations, and we fixed my setup together."),
+    (4, "Helpful; we ran a little over time."),
+    (5, "Exactly the pace I needed."),
+]
+
+
 def _history(enrollment: Enrollment, plan: list[tuple[int, str, str]], *, now: datetime) -> None:
     """Write the enrollment's past sessions (once: only when it has none), then release the teaching
     share of each delivered one. Releasing is idempotent per session, so a load interrupted between
@@ -1480,6 +1482,7 @@ def _history(enrollment: Enrollment, plan: list[tuple[int, str, str]], *, now: d
         teacher = db.session.get(User, teacher_id)
         length = timedelta(minutes=scheduling.session_minutes_of(teacher_id))
         delivered = 0
+        rated: list[TutoringSession] = []
         for days_ago, hhmm, outcome in sorted(plan, reverse=True):
             start = _local_instant((now - timedelta(days=days_ago)).date(), hhmm, teacher.timezone)
             booked_at = max(enrollment.enrolled_at, start - timedelta(days=4))
@@ -1498,6 +1501,7 @@ def _history(enrollment: Enrollment, plan: list[tuple[int, str, str]], *, now: d
             if outcome == "completed":
                 session.status = SessionStatus.completed
                 session.started_at, session.ended_at = start + timedelta(minutes=1), start + length
+                rated.append(session)
             elif outcome == "no_show":
                 session.status, session.no_show_by = SessionStatus.no_show, NoShowBy.student
             else:  # the student's late cancellation: the session counts as used
@@ -1513,6 +1517,19 @@ def _history(enrollment: Enrollment, plan: list[tuple[int, str, str]], *, now: d
             raise RuntimeError(f"the demo history of {enrollment.id} has more sessions than were bought")
         # As booking does: the first teacher is the enrollment's (a creator teaching their course).
         enrollment.student_teacher_id = teacher_id
+        db.session.flush()
+        for n, session in enumerate(rated):  # the student rated each session they had, the next day
+            stars, comment = DEMO_RATINGS[(n + len(plan)) % len(DEMO_RATINGS)]
+            db.session.add(
+                Assessment(
+                    session_id=session.id,
+                    assessor_id=session.student_id,
+                    assessee_id=session.teacher_id,
+                    rating=stars,
+                    comment=comment,
+                    created_at=session.scheduled_end + timedelta(days=1),
+                )
+            )
         db.session.commit()
     past = db.session.scalars(
         sa.select(TutoringSession)
