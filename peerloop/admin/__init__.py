@@ -12,7 +12,7 @@ from peerloop.extensions import db
 
 def init_admin(app: Flask) -> None:
     from peerloop.accounts.models import User
-    from peerloop.admin import console, payments, scheduling, studio
+    from peerloop.admin import console, contests, payments, scheduling, studio
     from peerloop.catalog.models import Category, Course
     from peerloop.jobs import FailedJob
     from peerloop.notifications.models import OutboundEmail
@@ -64,6 +64,13 @@ def init_admin(app: Flask) -> None:
             name="Late cancellations",
             url="/admin/console_sessions/?flt0_late_cancellation_equals=1",
             category="Teaching",
+        )
+    )
+    # The contest queue (peerloop/admin/contests.py): decisions go through video.outcomes.resolve_contest.
+    # Notifications of a new contest link to /admin/contests/: keep the URL.
+    admin.add_view(
+        contests.ContestQueueView(
+            name="Contests", endpoint="console_contests", url="/admin/contests", category="Teaching"
         )
     )
     admin.add_view(

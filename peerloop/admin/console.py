@@ -26,6 +26,7 @@ from peerloop.webhooks.models import WebhookEvent, WebhookStatus
 class ConsoleHome(SecureIndexView):
     @expose("/")
     def index(self):
+        from peerloop.admin.contests import open_contest_count
         from peerloop.admin.scheduling import late_cancellations
         from peerloop.payments.services import payout_overview
 
@@ -34,6 +35,7 @@ class ConsoleHome(SecureIndexView):
             stats=management.console_stats(),
             payouts=payout_overview(),
             late=late_cancellations(clock.now()),
+            contests=open_contest_count(),
         )
 
 

@@ -19,11 +19,12 @@ from sqlalchemy.orm import selectinload
 
 from peerloop import clock, timezones
 from peerloop.accounts.models import User
+from peerloop.admin import formatting
 from peerloop.admin.base import EnumEqualFilter, SecureModelView
 from peerloop.catalog.models import Course
 from peerloop.db import parse_uuid
 from peerloop.extensions import db
-from peerloop.scheduling.models import RequestStatus, SessionRequest, SessionStatus, TutoringSession
+from peerloop.scheduling.models import NoShowBy, RequestStatus, SessionRequest, SessionStatus, TutoringSession
 from peerloop.templating import viewer_timezone
 
 # Checkout holds: a time kept while a visitor pays, or one whose checkout ended unpaid.
@@ -132,6 +133,90 @@ def _enrollment_detail(view, context, model, name) -> Markup:
     return Markup('{} <a class="ml-2" href="{}">Refund tool…</a>').format(
         status, url_for("console_refunds.refund", enrollment_id=model.enrollment_id)
     )
+
+
+# --- how it ended, and who was in the room ------------------------------------------------
+
+OUTCOME_SOURCE_TEXT = {
+    "webhook": "Automatically: the video room reported who came",
+    "sweep": "Automatically: PeerLoop settled it after the end from who was in the room",
+    "teacher": "Marked by the teacher",
+    "admin": "Decided by an admin (a contest)",
+}
+RESOLUTION_TEXT = {
+    "teacher_paid": "The teacher was paid",
+    "returned": "Given back to the student (the teacher's no-show, not paid)",
+}
+
+
+def outcome_source_text(session: TutoringSession) -> str:
+    source = session.outcome_source
+    return OUTCOME_SOURCE_TEXT.get(source, source.replace("_", " ")) if source else ""
+
+
+def marked_text(session: TutoringSession) -> str:
+    """The outcome in words: "completed", "the student did not come (student no-show)" …"""
+    if session.status == SessionStatus.completed:
+        return "completed"
+    if session.status == SessionStatus.no_show:
+        if session.no_show_by == NoShowBy.student:
+            return "the student did not come (student no-show)"
+        if session.no_show_by == NoShowBy.teacher:
+            return "the teacher did not come (teacher no-show)"
+        return "no-show"
+    return session.status.value.replace("_", " ")
+
+
+def _release_after_detail(view, context, model, name) -> Markup:
+    if model.release_after is None:
+        return Markup("")
+    when = formatting.datetime_formatter(view, model.release_after, name)
+    if model.contested_at is not None and model.contest_resolved_at is None:
+        return Markup(
+            '{} <span class="text-muted">(held: the student contested it; it waits for a decision)</span>'
+        ).format(when)
+    return when
+
+
+def duration_text(seconds: int | None) -> str:
+    if seconds is None:
+        return "not closed yet"
+    minutes, rest = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min" if minutes else f"{rest} s"
+
+
+def attendance_rows(session: TutoringSession) -> list[dict]:
+    """Who the room recorded (one row per stay), first join first: who, joined, left, how long."""
+    from peerloop.video.models import Attendance
+
+    stays = db.session.scalars(
+        sa.select(Attendance)
+        .where(Attendance.session_id == session.id)
+        .options(selectinload(Attendance.user))
+        .order_by(Attendance.joined_at, Attendance.id)
+    )
+    rows = []
+    for stay in stays:
+        if stay.user_id == session.teacher_id:
+            role = "teacher"
+        elif stay.user_id == session.student_id:
+            role = "student"
+        else:
+            role = "someone else"
+        rows.append(
+            {
+                "name": stay.user.name if stay.user else "",
+                "role": role,
+                "joined_at": stay.joined_at,
+                "left_at": stay.left_at,
+                "duration": duration_text(stay.duration_seconds),
+                "source": "joined through PeerLoop" if stay.source.value == "join" else "reported by the room",
+            }
+        )
+    return rows
 
 
 # --- filters -----------------------------------------------------------------------
@@ -293,6 +378,12 @@ class SessionView(PeopleSearch, ReadOnlyView):
         "no_show_by",
         "started_at",
         "ended_at",
+        "outcome_source",
+        "release_after",
+        "contested_at",
+        "contest_reason",
+        "contest_resolved_at",
+        "contest_resolution",
         "agenda",
         "created_at",
         "updated_at",
@@ -313,6 +404,12 @@ class SessionView(PeopleSearch, ReadOnlyView):
         "no_show_by": "No-show by",
         "started_at": "Started",
         "ended_at": "Ended",
+        "outcome_source": "How it ended",
+        "release_after": "Share released after",
+        "contested_at": "Contested by the student",
+        "contest_reason": "Student's reason",
+        "contest_resolved_at": "Contest decided",
+        "contest_resolution": "Decision",
         "agenda": "Agenda",
         "enrollment": "Enrollment",
         "created_at": "Booked",
@@ -338,6 +435,10 @@ class SessionView(PeopleSearch, ReadOnlyView):
         "cancel_reason": lambda v, c, m, n: _pre(m.cancel_reason),
         "agenda": lambda v, c, m, n: _pre(m.agenda),
         "enrollment": _enrollment_detail,
+        "outcome_source": lambda v, c, m, n: outcome_source_text(m),
+        "release_after": _release_after_detail,
+        "contest_reason": lambda v, c, m, n: _pre(m.contest_reason) if m.contest_reason else "",
+        "contest_resolution": lambda v, c, m, n: RESOLUTION_TEXT.get(m.contest_resolution or "", m.contest_resolution),
     }
     column_filters = [
         EnumEqualFilter(TutoringSession.status, "Status", VISIBLE_STATUSES),
@@ -391,6 +492,12 @@ class SessionView(PeopleSearch, ReadOnlyView):
             ("No-shows", self.filter_url(Status="no_show")),
             ("Cancelled", self.filter_url(Status="cancelled")),
         ]
+
+    def attendance(self, session: TutoringSession) -> list[dict]:
+        return attendance_rows(session)
+
+    def contest_waiting(self, session: TutoringSession) -> bool:
+        return session.contested_at is not None and session.contest_resolved_at is None
 
     def person_sessions_url(self, session: TutoringSession, role: str) -> str:
         field = "Teacher" if role == "teacher" else "Student"
