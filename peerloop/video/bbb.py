@@ -62,7 +62,6 @@ ended meeting (or its state) around, or sign its end-of-meeting callback.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
@@ -88,6 +87,7 @@ from peerloop.video.interfaces import (
     VideoError,
     VideoEvent,
 )
+from peerloop.video.signing import b64url_decode, header, hs256_claims
 
 LATEST_RECORDING = "bbb:latest"  # start_recording's placeholder: "the room's newest recording"
 ALGORITHMS = ("sha1", "sha256", "sha384", "sha512")
@@ -118,18 +118,6 @@ def checksum(call: str, query: str, secret: str, algorithm: str = "sha256") -> s
 def end_token(secret: str, room_id: str) -> str:
     """Our signature on a room's end-of-meeting callback: hex HMAC-SHA256(secret, "end:" + room id)."""
     return hmac.new(secret.encode(), f"end:{room_id}".encode(), hashlib.sha256).hexdigest()
-
-
-def _b64url_decode(part: str) -> bytes:
-    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
-
-
-def _header(headers: dict[str, str], name: str) -> str | None:
-    wanted = name.lower()
-    for key, value in headers.items():
-        if key.lower() == wanted:
-            return value
-    return None
 
 
 def _text(element: ET.Element | None, tag: str) -> str:
@@ -336,7 +324,7 @@ class BigBlueButton:
         if "checksum" in query:  # (a) bbb-webhooks, signed on its URL
             return self._verify_hook_checksum(body=body, url=url)
         form = _form(body)
-        authorization = (_header(headers, "Authorization") or "").strip()
+        authorization = (header(headers, "Authorization") or "").strip()
         if authorization and ("event" in form or _is_json(body)):
             # (a) bbb-webhooks with auth2_0: the shared secret as a bearer token
             scheme, _, token = authorization.partition(" ")
@@ -367,19 +355,8 @@ class BigBlueButton:
     def _recording_claims(self, form: dict[str, list[str]]) -> dict[str, Any] | None:
         """The verified claims of a recording-ready JWT (HS256 under the secret), or None."""
         token = (_single(form, "signed_parameters") or "").strip()
-        parts = token.split(".")
-        if len(parts) != 3:
-            return None
-        try:
-            header = json.loads(_b64url_decode(parts[0]))
-            claims = json.loads(_b64url_decode(parts[1]))
-            signature = _b64url_decode(parts[2])
-        except (ValueError, TypeError):
-            return None
-        if not isinstance(header, dict) or header.get("alg") != "HS256" or not isinstance(claims, dict):
-            return None
-        expected = hmac.new(self._secret.encode(), f"{parts[0]}.{parts[1]}".encode(), hashlib.sha256).digest()
-        if not hmac.compare_digest(expected, signature):
+        claims = hs256_claims(token, self._secret)
+        if claims is None:
             return None
         if not isinstance(claims.get("record_id"), str) or not claims["record_id"]:
             return None
@@ -411,7 +388,7 @@ class BigBlueButton:
         token = _single(form, "signed_parameters") or ""
         parts = token.strip().split(".")
         try:
-            claims = json.loads(_b64url_decode(parts[1])) if len(parts) == 3 else None
+            claims = json.loads(b64url_decode(parts[1])) if len(parts) == 3 else None
         except (ValueError, TypeError) as exc:
             raise VideoError("bbb recording callback: unreadable signed_parameters") from exc
         if not isinstance(claims, dict) or not claims.get("record_id"):

@@ -78,6 +78,7 @@ from peerloop.video.interfaces import (
     VideoError,
     VideoEvent,
 )
+from peerloop.video.signing import header
 
 DEFAULT_API_URL = "https://api.daily.co/v1"
 LATEST_RECORDING = "daily:latest"  # start_recording's placeholder: "the room's newest recording"
@@ -98,14 +99,6 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     base64-decoded secret."""
     key = base64.b64decode(secret, validate=True)
     return base64.b64encode(hmac.new(key, timestamp.encode() + b"." + body, hashlib.sha256).digest()).decode()
-
-
-def _header(headers: dict[str, str], name: str) -> str | None:
-    wanted = name.lower()
-    for key, value in headers.items():
-        if key.lower() == wanted:
-            return value
-    return None
 
 
 def _unix(moment: datetime) -> int:
@@ -310,8 +303,8 @@ class Daily:
     # --- webhooks -----------------------------------------------------------------------------
 
     def verify_webhook(self, *, body: bytes, headers: dict[str, str], url: str) -> bool:
-        signature = (_header(headers, "X-Webhook-Signature") or "").strip()
-        timestamp = (_header(headers, "X-Webhook-Timestamp") or "").strip()
+        signature = (header(headers, "X-Webhook-Signature") or "").strip()
+        timestamp = (header(headers, "X-Webhook-Timestamp") or "").strip()
         if not signature or not timestamp:
             return False
         sent_at = _from_unix(timestamp) if re.fullmatch(r"\d+(\.\d+)?", timestamp) else None

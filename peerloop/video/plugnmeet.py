@@ -59,6 +59,7 @@ from peerloop.video.interfaces import (
     VideoError,
     VideoEvent,
 )
+from peerloop.video.signing import header, hs256_claims
 
 LATEST_RECORDING = "plugnmeet:latest"  # start_recording's placeholder: "the room's newest recording"
 WEBHOOK_LEEWAY_SECONDS = 30
@@ -76,18 +77,6 @@ _EVENT_KINDS = {
 def sign(secret: str, body: bytes) -> str:
     """The ``HASH-SIGNATURE`` of a request body: hex HMAC-SHA256 under the API secret."""
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def _b64url_decode(part: str) -> bytes:
-    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
-
-
-def _header(headers: dict[str, str], name: str) -> str | None:
-    wanted = name.lower()
-    for key, value in headers.items():
-        if key.lower() == wanted:
-            return value
-    return None
 
 
 class PlugNmeet:
@@ -226,22 +215,11 @@ class PlugNmeet:
     # --- webhooks -----------------------------------------------------------------------------
 
     def verify_webhook(self, *, body: bytes, headers: dict[str, str], url: str) -> bool:
-        token = (_header(headers, "Authorization") or "").strip()
+        token = (header(headers, "Authorization") or "").strip()
         if token.lower().startswith("bearer "):
             token = token[7:].strip()
-        parts = token.split(".")
-        if len(parts) != 3:
-            return False
-        try:
-            header = json.loads(_b64url_decode(parts[0]))
-            signature = _b64url_decode(parts[2])
-            claims = json.loads(_b64url_decode(parts[1]))
-        except (ValueError, TypeError):
-            return False
-        if not isinstance(header, dict) or header.get("alg") != "HS256" or not isinstance(claims, dict):
-            return False
-        expected = hmac.new(self._secret.encode(), f"{parts[0]}.{parts[1]}".encode(), hashlib.sha256).digest()
-        if not hmac.compare_digest(expected, signature):
+        claims = hs256_claims(token, self._secret)
+        if claims is None:
             return False
         if not isinstance(claims.get("iss"), str) or not hmac.compare_digest(claims["iss"], self.api_key):
             return False
