@@ -1391,6 +1391,7 @@ AVAILABILITY = {
 # demo shows a held balance and nothing available), and Sarah's two sessions are ahead (see below).
 HISTORY = {
     ("marcus@example.com", "intro-to-claude-code"): [(110, "12:00", "completed"), (85, "13:00", "completed")],
+    ("aisha@example.com", "intro-to-claude-code"): [(65, "10:00", "completed"), (52, "11:00", "completed")],
     ("diego@example.com", "practical-machine-learning"): [
         (155, "09:00", "completed"),
         (148, "09:00", "completed"),
