@@ -73,19 +73,27 @@ def run_sweep(now) -> dict:
     from peerloop.video.reminders import send_feedback_prompts, send_reminders
     from peerloop.webhooks.services import retry_unprocessed_events
 
-    return {
-        "heartbeat": now.isoformat(),
-        "emails_retried": retry_unsent_emails(now),
-        "webhook_events_retried": retry_unprocessed_events(now),
-        "checkouts_expired": expire_stale_checkouts(now),
-        "holds_lapsed": lapse_expired_holds(now),
-        "payouts_settled": resume_approved_batches(now),
-        "reminders_sent": send_reminders(now),
-        "sessions_settled": settle_ended_sessions(now),
-        "shares_released": release_due_shares(now),
-        "feedback_prompts_sent": send_feedback_prompts(now),
-        "recordings_copied": retry_recording_copies(now),
+    steps = {
+        "emails_retried": retry_unsent_emails,
+        "webhook_events_retried": retry_unprocessed_events,
+        "checkouts_expired": expire_stale_checkouts,
+        "holds_lapsed": lapse_expired_holds,
+        "payouts_settled": resume_approved_batches,
+        "reminders_sent": send_reminders,
+        "sessions_settled": settle_ended_sessions,
+        "shares_released": release_due_shares,
+        "feedback_prompts_sent": send_feedback_prompts,
+        "recordings_copied": retry_recording_copies,
     }
+    result: dict = {"heartbeat": now.isoformat()}
+    for name, step in steps.items():
+        try:
+            result[name] = step(now)
+        except Exception:  # one failing step must not stop the others, nor keep its locks
+            db.session.rollback()
+            log.exception("sweep step %s failed", name)
+            result[name] = "failed"
+    return result
 
 
 @click.command("sweep")
@@ -107,6 +115,7 @@ def sweep(every: int):
             db.session.remove()  # the next pass reads afresh (and sees a moved test clock)
             click.echo(f"sweep: {result}")
         except Exception:  # a failed pass must not stop the clock
+            db.session.rollback()
             log.exception("sweep pass failed")
         if not every or stop["now"]:
             return

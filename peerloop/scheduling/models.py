@@ -162,6 +162,13 @@ class TutoringSession(UUIDPrimaryKey, Timestamps, db.Model):
     contest_reason: Mapped[str | None] = mapped_column(sa.Text)
     contest_resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     contest_resolution: Mapped[str | None] = mapped_column(sa.String(20))  # "teacher_paid" or "returned"
+    # The sweep's progress marks (peerloop.video), so each pass picks only sessions with something due:
+    # when the teacher was asked to settle a session nobody was recorded in, the reminders sent for the
+    # current time (0 none, 1 the day before, 2 the half hour before; a move resets it) and the
+    # feedback prompts sent (0, 1, 2). Who was told is kept by the notifications' dedupe keys.
+    settle_asked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reminder_stage: Mapped[int] = mapped_column(default=0, server_default="0")
+    prompt_stage: Mapped[int] = mapped_column(default=0, server_default="0")
     idempotency_key: Mapped[str | None] = mapped_column(sa.String(255))  # a repeat returns the first booking
     # The video room, made once on the first join (peerloop.video): which provider, its room id, its address.
     video_provider: Mapped[str | None] = mapped_column(sa.String(20))

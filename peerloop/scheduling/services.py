@@ -1151,6 +1151,7 @@ def reschedule(user: User, session_id, *, start, reason=None, now: datetime) -> 
             session.scheduled_end = end
             session.sequence += 1
             session.booked_at = session.updated_at = now
+            session.reminder_stage = 0  # the new time is reminded afresh
             db.session.flush()
     except sa.exc.IntegrityError as error:
         db.session.rollback()

@@ -91,7 +91,11 @@ def remind(session: TutoringSession, viewer: User, kind: str, *, now: datetime) 
         viewer,
         session,
         kind,
-        title=(f"In 30 minutes: {_label(session)} with {other.name}" if soon else f"Tomorrow: {_label(session)}"),
+        title=(
+            f"In 30 minutes: {_label(session)} with {other.name}"
+            if soon
+            else f"Coming up: {_label(session)} with {other.name}, {when}"
+        ),
         body=(
             f"{_label(session)} with {other.name} starts at {when}. "
             + (
@@ -171,13 +175,9 @@ def settled(session: TutoringSession, outcome, *, source, now: datetime) -> None
             )
 
 
-def ask_teacher_to_settle(session: TutoringSession, *, now: datetime) -> bool:
-    """Nobody was recorded in the room: the teacher says how it went (once). True when sent now."""
-    from peerloop.notifications.services import sent_keys
-
+def ask_teacher_to_settle(session: TutoringSession, *, now: datetime) -> None:
+    """Nobody was recorded in the room: the teacher says how it went (once)."""
     key = f"settle_session:{session.id}:{session.scheduled_start.isoformat()}"
-    if (session.teacher_id, key) in sent_keys([key]):
-        return False
     _tell(
         session.teacher,
         session,
@@ -190,7 +190,6 @@ def ask_teacher_to_settle(session: TutoringSession, *, now: datetime) -> bool:
         key=key,
         now=now,
     )
-    return True
 
 
 def contested(session: TutoringSession, *, now: datetime) -> None:

@@ -30,6 +30,7 @@ from peerloop.db import for_update, parse_uuid
 from peerloop.errors import Conflict, Forbidden, NotFound, RuleViolation, ValidationError
 from peerloop.extensions import db
 from peerloop.scheduling.models import NoShowBy, SessionStatus, TutoringSession
+from peerloop.video.interfaces import Room, RoomState, VideoError
 from peerloop.video.models import Attendance
 
 SETTLE_AFTER = timedelta(hours=1)  # the sweep settles from attendance this long after the end
@@ -239,6 +240,12 @@ def mark_by_teacher(user: User, session_id, outcome: str, *, now: datetime) -> T
         raise RuleViolation("You can mark the session once it has ended.", code="not_finished")
     if is_settled(session):
         raise Conflict("This session is already settled.", code="already_settled")
+    if outcome_from_attendance(session, attended(session)) is Outcome.teacher_no_show:
+        # The room recorded the student and not the teacher: that is for the sweep (or a contest).
+        raise RuleViolation(
+            "The room recorded your student but not you, so this session cannot be marked by hand.",
+            code="attendance_disagrees",
+        )
     settle(session, choice, source=OutcomeSource.teacher, now=now)
     db.session.commit()
     return session
@@ -361,22 +368,50 @@ def settle_ended_sessions(now: datetime) -> dict[str, int]:
     from peerloop.video import notices
     from peerloop.video.services import provider
 
+    video = provider()
+    anyone_came = sa.exists().where(Attendance.session_id == TutoringSession.id)
+    # Only sessions with something to do this pass, so old ones waiting for their teacher never
+    # crowd out newer ones: 7 days over; an hour over and either attended or not yet asked about;
+    # within the hour, rooms the provider can report on.
+    due = [
+        TutoringSession.scheduled_end <= now - UNSETTLED_LIMIT,
+        sa.and_(
+            TutoringSession.scheduled_end <= now - SETTLE_AFTER,
+            sa.or_(anyone_came, TutoringSession.settle_asked_at.is_(None)),
+        ),
+    ]
+    if video.sends_webhooks:
+        due.append(
+            sa.and_(
+                TutoringSession.scheduled_end > now - SETTLE_AFTER,
+                TutoringSession.video_room_id.is_not(None),
+                TutoringSession.video_provider == video.name,
+            )
+        )
     candidates = list(
-        db.session.scalars(
-            sa.select(TutoringSession)
-            .where(TutoringSession.status.in_(OPEN_STATUSES), TutoringSession.scheduled_end <= now)
+        db.session.execute(
+            sa.select(
+                TutoringSession.id,
+                TutoringSession.scheduled_end,
+                TutoringSession.video_room_id,
+                TutoringSession.video_provider,
+                TutoringSession.video_room_url,
+            )
+            .where(
+                TutoringSession.status.in_(OPEN_STATUSES),
+                TutoringSession.scheduled_end <= now,
+                sa.or_(*due),
+            )
             .order_by(TutoringSession.scheduled_end, TutoringSession.id)
             .limit(SWEEP_BATCH)
         )
     )
+    db.session.rollback()  # no transaction held while a provider is asked about its room
     counts = {"settled": 0, "asked": 0, "expired": 0}
-    video = None
-    for session in candidates:
-        session_id, end = session.id, session.scheduled_end
-        if now < end + SETTLE_AFTER:
-            video = video or provider()
-            if not _room_reports_finished(session, video):
-                continue  # within the hour only the provider's word settles it
+    for session_id, end, room_id, room_provider, room_url in candidates:
+        room = Room(room_id=f"peerloop-{session_id}", provider_room_id=room_id, url=room_url) if room_id else None
+        if now < end + SETTLE_AFTER and not _room_reports_finished(room, room_provider, video):
+            continue  # within the hour only the provider's word settles it
         if now >= end + UNSETTLED_LIMIT:
             locked = lock_session(session_id)
             if locked is not None and not is_settled(locked):
@@ -390,21 +425,19 @@ def settle_ended_sessions(now: datetime) -> dict[str, int]:
             db.session.commit()
             continue
         db.session.rollback()
-        fresh = db.session.get(TutoringSession, session_id)
-        if fresh is not None and not is_settled(fresh) and now >= end + SETTLE_AFTER:
-            if notices.ask_teacher_to_settle(fresh, now=now):
-                counts["asked"] += 1
-            db.session.commit()
+        fresh = lock_session(session_id)
+        if fresh is not None and not is_settled(fresh) and now >= end + SETTLE_AFTER and fresh.settle_asked_at is None:
+            notices.ask_teacher_to_settle(fresh, now=now)
+            fresh.settle_asked_at = now
+            counts["asked"] += 1
+        db.session.commit()
     return counts
 
 
-def _room_reports_finished(session: TutoringSession, video) -> bool:
+def _room_reports_finished(room: Room | None, room_provider: str | None, video) -> bool:
     """Ask the provider (outside any lock) whether the room is over; link rooms cannot tell."""
-    from peerloop.video.interfaces import Room, RoomState, VideoError
-
-    if not session.video_room_id or not video.sends_webhooks or session.video_provider != video.name:
+    if room is None or not video.sends_webhooks or room_provider != video.name:
         return False
-    room = Room(room_id=f"peerloop-{session.id}", provider_room_id=session.video_room_id, url=session.video_room_url)
     try:
         status = video.room_status(room)
     except VideoError:

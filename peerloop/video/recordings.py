@@ -116,7 +116,12 @@ def _fresh_url(resource: SessionResource, session: TutoringSession) -> str | Non
 def _download(url: str) -> tuple[Path, int, str]:
     with requests.get(url, stream=True, timeout=DOWNLOAD_TIMEOUT) as response:
         response.raise_for_status()
-        mime = (response.headers.get("Content-Type") or "video/mp4").split(";")[0].strip() or "video/mp4"
+        mime = (response.headers.get("Content-Type") or "video/mp4").split(";")[0].strip().lower() or "video/mp4"
+        if mime == "application/octet-stream":
+            mime = "video/mp4"
+        if not mime.startswith(("video/", "audio/")):
+            # An error page, not a recording: never stored, never served from our origin.
+            raise OSError(f"the provider answered {mime}, not a recording")
         folder = current_app.config["RECORDINGS_DIR"]
         Path(folder).mkdir(parents=True, exist_ok=True)
         size = 0

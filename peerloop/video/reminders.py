@@ -2,7 +2,9 @@
 
 Each goes to each person once (notify's dedupe key holds the scheduled start, so a moved session is
 reminded again for its new time); a reminder whose moment had already passed when the time was
-booked is skipped. Two sweeps at once send once: the keys are unique per person.
+booked is skipped. The session's stage marks (``reminder_stage``, ``prompt_stage``) let each pass
+pick only sessions with something due, so a busy day never starves later ones; two sweeps at once
+send once, as the keys are unique per person.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from peerloop.scheduling.models import SessionStatus, TutoringSession
 from peerloop.video import notices
 from peerloop.video.models import Assessment
 
-REMINDERS = (("reminder_24h", timedelta(hours=24)), ("reminder_30m", timedelta(minutes=30)))
+DAY_BEFORE, HALF_HOUR = timedelta(hours=24), timedelta(minutes=30)
 FIRST_PROMPT = timedelta(hours=1)  # after the end
 SECOND_PROMPT = timedelta(hours=48)  # still unrated then: one more ask
 PROMPTS_UNTIL = timedelta(hours=72)
@@ -34,21 +36,16 @@ def _with_people(query):
     )
 
 
-def _due_reminder(session: TutoringSession, now: datetime) -> str | None:
-    """The reminder due now, if any: the nearest moment passed, not passed before it was booked."""
-    due = None
-    for kind, ahead in REMINDERS:  # the 30-minute one last: when both are due it wins
-        moment = session.scheduled_start - ahead
-        booked = session.booked_at or session.created_at
-        if now >= moment and (booked is None or booked <= moment):
-            due = kind
-        elif now >= moment:
-            due = None  # this moment passed before the booking: skip it, and the earlier one is past too
-    return due
+def _booked_by(session: TutoringSession, moment: datetime) -> bool:
+    booked = session.booked_at or session.created_at
+    return booked is None or booked <= moment
 
 
 def send_reminders(now: datetime) -> int:
-    """Reminders 24 hours and 30 minutes before, to both people. Returns how many were sent."""
+    """Reminders 24 hours and 30 minutes before, to both people. Returns how many were sent.
+
+    A session starting within the half hour gets the half-hour one (never a late "day before");
+    one booked after a reminder's moment skips that reminder."""
     sessions = list(
         db.session.scalars(
             _with_people(
@@ -56,20 +53,33 @@ def send_reminders(now: datetime) -> int:
                 .where(
                     TutoringSession.status == SessionStatus.scheduled,
                     TutoringSession.scheduled_start > now,
-                    TutoringSession.scheduled_start <= now + REMINDERS[0][1],
+                    TutoringSession.scheduled_start <= now + DAY_BEFORE,
+                    sa.or_(
+                        TutoringSession.reminder_stage < 1,
+                        sa.and_(TutoringSession.reminder_stage < 2, TutoringSession.scheduled_start <= now + HALF_HOUR),
+                    ),
                 )
-                .order_by(TutoringSession.scheduled_start)
+                .order_by(TutoringSession.scheduled_start, TutoringSession.id)
                 .limit(BATCH)
             )
         ).unique()
     )
-    due = [(session, kind) for session in sessions if (kind := _due_reminder(session, now))]
-    return _send(due, notices.remind, now=now)
+    due, stages = [], {}
+    for session in sessions:
+        if session.scheduled_start <= now + HALF_HOUR:
+            stages[session.id] = (session, 2)
+            if _booked_by(session, session.scheduled_start - HALF_HOUR):
+                due.append((session, "reminder_30m"))
+        else:
+            stages[session.id] = (session, 1)
+            if _booked_by(session, session.scheduled_start - DAY_BEFORE):
+                due.append((session, "reminder_24h"))
+    return _send(due, notices.remind, stages, "reminder_stage", now=now)
 
 
 def send_feedback_prompts(now: datetime) -> int:
     """An hour after a completed session, each person who has not rated it is asked; 48 hours
-    after, once more. Returns how many were sent."""
+    after, once more (until 72 hours after). Returns how many were sent."""
     sessions = list(
         db.session.scalars(
             _with_people(
@@ -78,8 +88,12 @@ def send_feedback_prompts(now: datetime) -> int:
                     TutoringSession.status == SessionStatus.completed,
                     TutoringSession.scheduled_end <= now - FIRST_PROMPT,
                     TutoringSession.scheduled_end > now - PROMPTS_UNTIL,
+                    sa.or_(
+                        TutoringSession.prompt_stage < 1,
+                        sa.and_(TutoringSession.prompt_stage < 2, TutoringSession.scheduled_end <= now - SECOND_PROMPT),
+                    ),
                 )
-                .order_by(TutoringSession.scheduled_end)
+                .order_by(TutoringSession.scheduled_end, TutoringSession.id)
                 .limit(BATCH)
             )
         ).unique()
@@ -93,16 +107,18 @@ def send_feedback_prompts(now: datetime) -> int:
             )
         ).all()
     )
-    due = []
+    due, stages, people = [], {}, {}
     for session in sessions:
-        kind = "feedback_prompt_2" if now >= session.scheduled_end + SECOND_PROMPT else "feedback_prompt"
+        second = now >= session.scheduled_end + SECOND_PROMPT
+        stages[session.id] = (session, 2 if second else 1)
         unrated = [p for p in (session.student, session.teacher) if (session.id, p.id) not in rated]
         if unrated:
-            due.append((session, kind, unrated))
-    return _send([(s, k) for s, k, _ in due], notices.prompt_feedback, now=now, people={s.id: u for s, _, u in due})
+            due.append((session, "feedback_prompt_2" if second else "feedback_prompt"))
+            people[session.id] = unrated
+    return _send(due, notices.prompt_feedback, stages, "prompt_stage", now=now, people=people)
 
 
-def _send(due, tell, *, now: datetime, people=None) -> int:
+def _send(due, tell, stages: dict, column: str, *, now: datetime, people=None) -> int:
     sent = sent_keys([notices.reminder_key(kind, session) for session, kind in due])
     count = 0
     for session, kind in due:
@@ -111,5 +127,18 @@ def _send(due, tell, *, now: datetime, people=None) -> int:
             if (person.id, key) not in sent:
                 tell(session, person, kind, now=now)
                 count += 1
+    stage = getattr(TutoringSession, column)
+    for session, value in stages.values():
+        # Only for the time we saw: a session moved meanwhile is reminded afresh.
+        db.session.execute(
+            sa.update(TutoringSession)
+            .where(
+                TutoringSession.id == session.id,
+                TutoringSession.scheduled_start == session.scheduled_start,
+                stage < value,
+            )
+            .values({column: value})
+            .execution_options(synchronize_session=False)
+        )
     db.session.commit()
     return count

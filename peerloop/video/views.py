@@ -112,7 +112,7 @@ def rate(session_id: str):
         feedback.leave_feedback(
             current_user,
             session_id,
-            rating=int(rating) if rating.isdigit() else rating,
+            rating=int(rating) if rating.isascii() and rating.isdecimal() else rating,
             comment=request.form.get("comment"),
             now=clock.now(),
         )

@@ -47,12 +47,13 @@ def video(provider_name: str):
     """The configured video provider's events. GET too: BigBlueButton calls its end-of-meeting
     callback with GET. The signature is checked against the address we registered, which is on
     PUBLIC_URL (never the request's Host): the path and query as they reached us, on that base."""
-    from peerloop.urls import absolute
+    from peerloop.urls import external_url
     from peerloop.video import webhooks as video_webhooks
 
     provider = video_webhooks.configured_provider(provider_name)
     query = request.query_string.decode("latin-1")
-    url = absolute(request.path) + (f"?{query}" if query else "")
+    # The address we registered (external_url, as services.join made it), with the query as it came.
+    url = external_url("webhooks.video", provider_name=provider.name) + (f"?{query}" if query else "")
     count = video_webhooks.receive(
         provider,
         body=request.get_data(cache=True),

@@ -127,7 +127,7 @@ def test_a_whole_session_on_link_rooms(browser: Browser, base_url, walk, people,
         walk.at(START - timedelta(hours=24))
         assert walk.sweep()["reminders_sent"] == 2
         student.goto("/notifications")
-        expect(student.locator("#main").get_by_text("Tomorrow: Room Walkthrough, session 1 of 2")).to_be_visible()
+        expect(student.locator("#main").get_by_text("Coming up: Room Walkthrough, session 1 of 2")).to_be_visible()
 
         # 16 minutes before: no Join yet; 15 minutes before: Join on both dashboards.
         walk.at(START - timedelta(minutes=16))

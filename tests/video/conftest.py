@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.scheduling.conftest import world  # noqa: F401  (a fixture)
+from tests.scheduling.conftest import enrolled, world  # noqa: F401  (fixtures)
 
 
 @pytest.fixture
@@ -34,3 +34,16 @@ def paid_world(app, make, now):
     paid = World(creator, course, teacher, student, enrollment)
     paid.admin = make.admin(name="Brian Admin")
     return paid
+
+
+@pytest.fixture
+def enrolled_paid(paid_world, make, now):
+    """Another student who bought the paid world's course (the sandbox checkout) from its teacher."""
+    from tests.payments.conftest import buy
+
+    def _student(**overrides):
+        student = make.user(**overrides)
+        buy(student, paid_world.course, now=now, teacher=paid_world.teacher)
+        return student
+
+    return _student

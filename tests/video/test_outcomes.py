@@ -189,3 +189,36 @@ def test_the_api_marks_and_contests_with_clear_errors(client, paid_world, booked
     assert contested.status_code == 200 and contested.get_json()["contested"] is True
     twice = client.post(f"{path}/contest", json={"reason": "Again"}, headers=student)
     assert twice.status_code == 422 and twice.get_json()["error"]["code"] == "not_contestable"
+
+
+def test_old_sessions_waiting_for_their_teacher_never_crowd_out_newer_ones(paid_world, enrolled_paid, monkeypatch):
+    monkeypatch.setattr(outcomes, "SWEEP_BATCH", 2)
+    waiting = [paid_world.book(at(1, hour), now=at(0, 9)) for hour in (9, 11)]  # nobody will come
+    other = enrolled_paid()
+    attended_one = paid_world.book(at(1, 13), now=at(0, 9), student=other)
+    join(paid_world.teacher, attended_one.id, now=at(1, 13))
+    join(other, attended_one.id, now=at(1, 13))
+    first = run_sweep(at(1, 16))  # the two old ones fill the batch: their teacher is asked
+    assert first["sessions_settled"]["asked"] == 2
+    second = run_sweep(at(1, 16, 1))
+    assert second["sessions_settled"]["settled"] == 1
+    assert fresh(attended_one.id).status == SessionStatus.completed
+    assert {fresh(s.id).status for s in waiting} == {SessionStatus.scheduled}
+
+
+def test_the_teacher_cannot_hand_mark_a_session_the_room_saw_them_miss(paid_world, booked):
+    join(paid_world.student, booked.id, now=TUE9)
+    with pytest.raises(outcomes.RuleViolation) as refused:
+        outcomes.mark_by_teacher(paid_world.teacher, booked.id, "completed", now=END + timedelta(minutes=5))
+    assert refused.value.code == "attendance_disagrees"
+
+
+def test_a_failing_sweep_step_does_not_stop_the_others(paid_world, booked, monkeypatch):
+    def broken(now):
+        raise RuntimeError("the reminders broke")
+
+    monkeypatch.setattr("peerloop.video.reminders.send_reminders", broken)
+    join(paid_world.student, booked.id, now=TUE9)
+    join(paid_world.teacher, booked.id, now=TUE9)
+    result = run_sweep(END + timedelta(hours=1))
+    assert result["reminders_sent"] == "failed" and result["sessions_settled"]["settled"] == 1

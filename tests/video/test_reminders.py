@@ -87,3 +87,14 @@ def test_feedback_prompts_an_hour_after_and_once_more_to_whoever_has_not_rated(w
     assert send_feedback_prompts(end + timedelta(hours=73)) == 0
     assert kinds(world.teacher, "feedback_prompt", "feedback_prompt_2") == ["feedback_prompt", "feedback_prompt_2"]
     assert kinds(world.student, "feedback_prompt", "feedback_prompt_2") == ["feedback_prompt"]
+
+
+def test_a_full_batch_moves_on_to_later_sessions_on_the_next_pass(world, enrolled, now, monkeypatch):
+    monkeypatch.setattr("peerloop.video.reminders.BATCH", 2)
+    students = [world.student, enrolled(), enrolled()]
+    sessions = [world.book(at(4, 9 + n), now=now, student=s) for n, s in enumerate(students)]
+    moment = at(3, 12)  # all three are due their day-before reminder
+    assert send_reminders(moment) == 4  # the first two sessions, both people each
+    assert send_reminders(moment + timedelta(minutes=1)) == 2  # then the third
+    assert send_reminders(moment + timedelta(minutes=2)) == 0
+    assert all(kinds(s, "reminder_24h") == ["reminder_24h"] for s in students) and len(sessions) == 3

@@ -125,3 +125,13 @@ def test_a_stored_recording_is_served_to_the_two_people_only(
     login_as(make.user())
     assert client.get(f"/sessions/{booked.id}/recordings/{resource.id}").status_code == 404
     assert client.get(f"/sessions/{booked.id}/room").status_code == 404
+
+
+def test_an_odd_rating_in_the_form_is_a_message_not_a_500(client, paid_world, booked, login_as, clock):
+    clock(END + timedelta(minutes=10))
+    login_as(paid_world.student)
+    html = page(client, f"/sessions/{booked.id}")
+    for rating in ("²", "٣", "-1", "", "5.0"):
+        answer = client.post(f"/sessions/{booked.id}/feedback", data={"csrf_token": csrf_from(html), "rating": rating})
+        assert answer.status_code == 303, rating
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Assessment)) == 0

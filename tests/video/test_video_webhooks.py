@@ -186,3 +186,20 @@ def test_a_recording_becomes_a_resource_and_is_copied_to_storage(client, app, pa
     assert resource.provider_recording_id == "REC_1" and resource.size_bytes == 1200
     stored = tmp_path / "recordings" / resource.storage_key
     assert stored.read_bytes() == b"\x00video-bytes" * 100
+
+
+def test_a_room_finished_before_the_booked_end_is_left_to_the_sweep(client, paid_world, booked):
+    """Providers close an empty room by themselves: a student who looked in early is no teacher no-show."""
+    student = paid_world.student
+    deliver(client, event("participant_joined", booked, moment=TUE9 - timedelta(minutes=10), user=student))
+    deliver(client, event("participant_left", booked, moment=TUE9 - timedelta(minutes=9), user=student))
+    deliver(client, event("room_finished", booked, moment=TUE9 - timedelta(minutes=8)))
+    db.session.expire_all()
+    session = db.session.get(TutoringSession, booked.id)
+    assert session.status == SessionStatus.in_progress and session.ended_at is None
+
+
+def test_a_signed_body_of_an_odd_shape_is_a_400_not_a_500(client, paid_world, booked):
+    body = json.dumps({"event": "participant_joined", "id": "EV_odd", "room": "peerloop-x", "participant": 7}).encode()
+    response = deliver(client, body)
+    assert response.status_code == 400 and response.get_json()["error"]["code"] == "invalid_payload"
