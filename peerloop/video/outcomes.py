@@ -164,8 +164,11 @@ def settle(
 
     if is_settled(session):
         return False
-    # The room's own finish when a provider said it; otherwise the booked end.
-    end = ended_at or min(now, session.scheduled_end)
+    from peerloop.video.services import grace
+
+    # The room's own finish when a provider said it (never past the room's closing: a late or
+    # retried callback does not stretch the stays); otherwise the booked end.
+    end = min(ended_at or session.scheduled_end, now, session.scheduled_end + grace())
     if session.started_at is not None:
         end = max(end, session.started_at)
     close_open_stays(session, end)
