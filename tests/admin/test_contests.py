@@ -12,16 +12,15 @@ from html import unescape
 from zoneinfo import ZoneInfo
 
 import pytest
-import sqlalchemy as sa
 
 from peerloop.extensions import db
-from peerloop.payments.models import LedgerAccount, LedgerEntry, LedgerKind
-from peerloop.scheduling.models import NoShowBy, SessionStatus, TutoringSession
+from peerloop.scheduling.models import NoShowBy, SessionStatus
 from peerloop.video import outcomes
 from peerloop.video.models import Attendance, AttendanceSource
 from tests.conftest import csrf_from
 from tests.scheduling.conftest import at
 from tests.video import conftest as video_fixtures
+from tests.video.test_outcomes import fresh, releases
 
 paid_world = video_fixtures.paid_world  # the booking world with a real purchase (a fixture)
 
@@ -46,23 +45,6 @@ def text(html: str) -> str:
 
 def flashes(html: str) -> str:
     return " ".join(text(m) for m in re.findall(r'<div class="alert[^"]*"[^>]*>(.*?)</div>', html, re.S))
-
-
-def releases(session_id) -> list[LedgerEntry]:
-    return list(
-        db.session.scalars(
-            sa.select(LedgerEntry).where(
-                LedgerEntry.session_id == session_id,
-                LedgerEntry.kind == LedgerKind.teaching_release,
-                LedgerEntry.account == LedgerAccount.earnings,
-            )
-        )
-    )
-
-
-def fresh(session_id) -> TutoringSession:
-    db.session.expire_all()
-    return db.session.get(TutoringSession, session_id)
 
 
 @pytest.fixture
