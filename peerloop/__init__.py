@@ -115,6 +115,8 @@ def register_blueprints(app: Flask) -> None:
     from peerloop.catalog.api import bp as catalog_api
     from peerloop.catalog.views import bp as catalog_views
     from peerloop.clock_api import bp as clock_api
+    from peerloop.enrollment.api import bp as enrollment_api
+    from peerloop.enrollment.views import bp as enrollment_views
     from peerloop.notifications.api import bp as notifications_api
     from peerloop.notifications.views import bp as notifications_views
     from peerloop.payments.api import bp as payments_api
@@ -130,6 +132,7 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(catalog_views)
     app.register_blueprint(accounts_views)
+    app.register_blueprint(enrollment_views)
     app.register_blueprint(notifications_views)
     app.register_blueprint(payments_views)
     app.register_blueprint(scheduling_views)
@@ -137,7 +140,14 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(webhooks)
     app.register_blueprint(
         create_api_blueprint(
-            accounts_api, catalog_api, notifications_api, payments_api, scheduling_api, video_api, clock_api
+            accounts_api,
+            catalog_api,
+            enrollment_api,
+            notifications_api,
+            payments_api,
+            scheduling_api,
+            video_api,
+            clock_api,
         )
     )
     register_scheduling()

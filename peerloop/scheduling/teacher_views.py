@@ -278,6 +278,8 @@ class StudentRow:
     done: int = 0
     booked: int = 0
     next_start: datetime | None = None
+    progress: object = None  # peerloop.enrollment.progress.Progress: modules done of the course's
+    may_view_learning: bool = False  # the enrollment's S-T or the course's creator opens its learning page
 
 
 def _students(sessions, *, now: datetime) -> list[StudentRow]:
@@ -290,11 +292,17 @@ def _students(sessions, *, now: datetime) -> list[StudentRow]:
             row = rows[key] = StudentRow(student=s.student, course=s.course, enrollment=s.enrollment)
         if s.status == SessionStatus.scheduled and s.scheduled_start > now and row.next_start is None:
             row.next_start = s.scheduled_start
-    counts = services.session_counts([r.enrollment.id for r in rows.values() if r.enrollment])
+    from peerloop.enrollment.progress import NO_PROGRESS, progress_of
+
+    enrollment_ids = [r.enrollment.id for r in rows.values() if r.enrollment]
+    counts = services.session_counts(enrollment_ids)
+    modules = progress_of(enrollment_ids)  # every student's, in one query
     for row in rows.values():
         if row.enrollment is not None:
             c = counts[row.enrollment.id]
             row.done, row.booked = c.delivered, c.upcoming
+            row.progress = modules.get(row.enrollment.id, NO_PROGRESS)
+            row.may_view_learning = current_user.id in (row.enrollment.student_teacher_id, row.course.creator_id)
     return sorted(rows.values(), key=lambda r: ((r.student.name or "").casefold(), r.course.title.casefold()))
 
 
