@@ -54,7 +54,62 @@ class Certificate(UUIDPrimaryKey, db.Model):
     recommended_by: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("users.id"))
     certificate_url: Mapped[str | None] = mapped_column(sa.String(500))
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_by: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("users.id"))
+    revoke_reason: Mapped[str | None] = mapped_column(sa.Text)
 
     user: Mapped[User] = relationship(foreign_keys=[user_id])
     course: Mapped[Course] = relationship()
     issuer: Mapped[User] = relationship(foreign_keys=[issued_by])
+    recommender: Mapped[User | None] = relationship(foreign_keys=[recommended_by])
+
+
+class DecisionStatus(enum.StrEnum):
+    pending = "pending"
+    approved = "approved"
+    rejected = "rejected"
+
+
+class CertificationRequest(UUIDPrimaryKey, CreatedAt, db.Model):
+    """A Student-Teacher's (or the creator's) recommendation that a student be certified: the
+    creator of the course decides (seed 000: "Creator, NOT Brian")."""
+
+    __tablename__ = "certification_requests"
+    __table_args__ = (sa.Index("ix_certification_requests_course_status", "course_id", "status"),)
+
+    enrollment_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("enrollments.id", ondelete="CASCADE"), index=True)
+    student_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    course_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("courses.id"))
+    recommended_by: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id"))
+    note: Mapped[str | None] = mapped_column(sa.Text)
+    status: Mapped[DecisionStatus] = mapped_column(
+        enum_column(DecisionStatus, "certification_request_status"), default=DecisionStatus.pending
+    )
+    decided_by: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decision_note: Mapped[str | None] = mapped_column(sa.Text)
+    certificate_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("certificates.id"))
+
+    student: Mapped[User] = relationship(foreign_keys=[student_id])
+    recommender: Mapped[User] = relationship(foreign_keys=[recommended_by])
+    course: Mapped[Course] = relationship()
+    certificate: Mapped[Certificate | None] = relationship()
+
+
+class TeachApplication(UUIDPrimaryKey, CreatedAt, db.Model):
+    """A certified student asks the course's creator for the right to teach it."""
+
+    __tablename__ = "teach_applications"
+    __table_args__ = (sa.Index("ix_teach_applications_course_status", "course_id", "status"),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    course_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("courses.id"))
+    message: Mapped[str | None] = mapped_column(sa.Text)
+    status: Mapped[DecisionStatus] = mapped_column(
+        enum_column(DecisionStatus, "teach_application_status"), default=DecisionStatus.pending
+    )
+    decided_by: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decision_note: Mapped[str | None] = mapped_column(sa.Text)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    course: Mapped[Course] = relationship()

@@ -111,6 +111,13 @@ BUSY_STATUSES = (SessionStatus.held, SessionStatus.scheduled, SessionStatus.in_p
 _BUSY_SQL = "status IN ('held', 'scheduled', 'in_progress')"
 
 
+class SessionKind(enum.StrEnum):
+    regular = "regular"  # one of the enrollment's paid sessions
+    # The Certification Assessment (peerloop.certification): booked with the student's S-T once every
+    # module is done; outside the delivered and used counts, it releases no teaching share.
+    certification_assessment = "certification_assessment"
+
+
 class NoShowBy(enum.StrEnum):
     student = "student"
     teacher = "teacher"
@@ -139,6 +146,9 @@ class TutoringSession(UUIDPrimaryKey, Timestamps, db.Model):
     scheduled_end: Mapped[datetime] = mapped_column(UTCDateTime())
     status: Mapped[SessionStatus] = mapped_column(
         enum_column(SessionStatus, "session_status"), default=SessionStatus.scheduled, index=True
+    )
+    kind: Mapped[SessionKind] = mapped_column(
+        enum_column(SessionKind, "session_kind"), default=SessionKind.regular, server_default="regular"
     )
     hold_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     agenda: Mapped[str | None] = mapped_column(sa.Text)
