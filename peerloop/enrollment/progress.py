@@ -175,7 +175,7 @@ def learning_page(viewer: User, enrollment_id) -> LearningPage:
 
     :raise NotFound: anyone else, or an unknown id.
     """
-    from peerloop.scheduling.models import SessionKind, SessionStatus, TutoringSession
+    from peerloop.scheduling.models import SessionStatus, TutoringSession
 
     eid = parse_uuid(enrollment_id)
     enrollment = db.session.get(Enrollment, eid) if eid else None
@@ -197,16 +197,17 @@ def learning_page(viewer: User, enrollment_id) -> LearningPage:
         groups.setdefault(module.session_number, SessionGroup(module.session_number)).modules.append(module)
     numbers = [n for n in groups if n is not None]
     if numbers:
+        where = [
+            TutoringSession.enrollment_id == enrollment.id,
+            TutoringSession.number.in_(numbers),
+            TutoringSession.status.in_((SessionStatus.scheduled, SessionStatus.in_progress, SessionStatus.completed)),
+        ]
+        kind = getattr(TutoringSession, "kind", None)  # session kinds come with the Certification Assessment
+        if kind is not None:
+            where.append(kind == "regular")  # an assessment is no numbered live session
         booked = db.session.execute(
             sa.select(TutoringSession.number, sa.func.min(TutoringSession.scheduled_start))
-            .where(
-                TutoringSession.enrollment_id == enrollment.id,
-                TutoringSession.kind == SessionKind.regular,
-                TutoringSession.number.in_(numbers),
-                TutoringSession.status.in_(
-                    (SessionStatus.scheduled, SessionStatus.in_progress, SessionStatus.completed)
-                ),
-            )
+            .where(*where)
             .group_by(TutoringSession.number)
         ).all()
         for number, starts_at in booked:
