@@ -106,21 +106,30 @@ def page(client, path: str) -> str:
     return response.get_data(as_text=True)
 
 
-# --- the course forms render (the suite turns warnings into errors) --------------------
+# --- the course pages render (the suite turns warnings into errors) --------------------
 
 
-@pytest.mark.parametrize("form", ["studio new", "studio edit", "console edit"])
+@pytest.mark.parametrize(
+    "form",
+    ["studio new", "basics", "price", "learn", "curriculum", "audience", "testimonials", "console edit"],
+)
 def test_course_forms_render(client, make, login_as, form):
     creator = make.creator()
-    course = make.course(creator=creator)
+    course = make.course(creator=creator, details=True)
     login_as(make.admin() if form == "console edit" else creator)
     url = {
         "studio new": "/studio/courses/new/",
-        "studio edit": f"/studio/courses/edit/?id={course.id}",
         "console edit": f"/admin/console_courses/edit/?id={course.id}",
-    }[form]
+    }.get(form, f"/studio/courses/{course.id}/{form}/")
 
     assert client.get(url).status_code == 200
+
+
+def test_flask_admins_edit_url_opens_the_builder(client, studio):
+    response = client.get(f"/studio/courses/edit/?id={studio.a_course.id}")
+
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(f"/studio/courses/{studio.a_course.id}/basics/")
 
 
 # --- isolation ------------------------------------------------------------------------
@@ -170,11 +179,11 @@ def test_details_page_of_another_creators_course_is_404(client, studio):
 
 
 def test_posting_an_edit_to_another_creators_course_is_404_and_changes_nothing(client, studio):
-    # A takes their own, valid edit form and points it at B's course.
-    data = form_values(page(client, f"/studio/courses/edit/?id={studio.a_course.id}"))
+    # A takes their own, valid section form and points it at B's course.
+    data = form_values(page(client, f"/studio/courses/{studio.a_course.id}/basics/"))
     data.update(title="Hijacked", slug="hijacked", tagline="Hijacked")
 
-    response = client.post(f"/studio/courses/edit/?id={studio.b_course.id}", data=data)
+    response = client.post(f"/studio/courses/{studio.b_course.id}/basics/", data=data)
 
     assert response.status_code == 404
     course = fresh(studio.b_course)
@@ -182,14 +191,14 @@ def test_posting_an_edit_to_another_creators_course_is_404_and_changes_nothing(c
     assert course.creator_id == studio.b.id
 
 
-@pytest.mark.parametrize("view", ["edit", "details"])
-def test_a_non_uuid_id_is_a_404_not_a_500(client, studio, view):
-    response = client.get(f"/studio/courses/{view}/?id=nope")
+@pytest.mark.parametrize("path", ["edit/?id=nope", "details/?id=nope", "nope/basics/", "nope/preview"])
+def test_a_non_uuid_id_is_a_404_not_a_500(client, studio, path):
+    response = client.get(f"/studio/courses/{path}")
 
     assert response.status_code == 404
 
 
-# --- creating and editing through the form -----------------------------------------
+# --- creating and editing through the forms ----------------------------------------
 
 
 def new_course_form(client, category_id, **overrides) -> dict:
@@ -199,9 +208,9 @@ def new_course_form(client, category_id, **overrides) -> dict:
         slug="gamma-course",
         tagline="Learn gamma",
         description="All about gamma.",
-        category=str(category_id),
+        category_id=str(category_id),
         level="intermediate",
-        price_cents="25000",
+        price="250",
         currency="USD",
         duration="3 weeks",
         session_count="3",
@@ -216,6 +225,8 @@ def test_new_course_form_offers_categories_by_id_and_levels_by_value(client, stu
     assert f'<option value="{studio.a_course.category_id}"' in body
     for level in ("beginner", "intermediate", "advanced"):
         assert f'<option value="{level}"' in body
+    for label in ("Course title", "Price (USD)", "Number of live sessions"):
+        assert label in body
 
 
 def test_new_course_belongs_to_its_creator_and_is_a_draft_despite_tampered_fields(client, studio):
@@ -228,12 +239,14 @@ def test_new_course_belongs_to_its_creator_and_is_a_draft_despite_tampered_field
     assert response.status_code == 302, response.get_data(as_text=True)[:2000]
     db.session.expire_all()
     course = db.session.query(Course).filter_by(slug="gamma-course").one()
+    assert response.headers["Location"].endswith(f"/studio/courses/{course.id}/learn/")
     assert course.creator_id == studio.a.id
     assert course.is_active is False
     assert course.title == "Gamma Course"
     assert course.level.value == "intermediate"
     assert course.category_id == studio.a_course.category_id
-    assert "Saved as a draft." in page(client, "/studio/courses/")
+    assert course.price_cents == 25000
+    assert "Saved as a draft." in page(client, response.headers["Location"])
 
 
 def test_new_draft_is_not_in_the_public_catalog(client, studio):
@@ -244,7 +257,7 @@ def test_new_draft_is_not_in_the_public_catalog(client, studio):
 
 
 def test_editing_own_course_saves_changes_and_ignores_a_tampered_owner(client, studio):
-    edit_url = f"/studio/courses/edit/?id={studio.a_course.id}"
+    edit_url = f"/studio/courses/{studio.a_course.id}/basics/"
     data = form_values(page(client, edit_url))
     assert data["title"] == studio.a_course.title  # the form was read, not guessed
     data.update(title="Alpha Course, second edition", tagline="Now with more alpha", creator=str(studio.b.id))
@@ -261,17 +274,20 @@ def test_editing_own_course_saves_changes_and_ignores_a_tampered_owner(client, s
     assert course.slug == "alpha-course"
 
 
-def test_editing_cannot_unpublish_or_publish_through_a_tampered_is_active(client, make, login_as):
+@pytest.mark.parametrize("section", ["basics", "price"])
+def test_editing_cannot_unpublish_or_publish_through_a_tampered_is_active(client, make, login_as, section):
     creator = login_as(make.creator())
     draft = make.course(creator=creator, title="Still a draft", slug="still-a-draft", is_active=False)
-    edit_url = f"/studio/courses/edit/?id={draft.id}"
-    data = form_values(page(client, edit_url))
-    data["is_active"] = "y"
+    live = make.course(creator=creator, title="Live one", slug="live-one", is_active=True)
+    for course, expected in ((draft, False), (live, True)):
+        edit_url = f"/studio/courses/{course.id}/{section}/"
+        data = form_values(page(client, edit_url))
+        data["is_active"] = "" if expected else "y"
 
-    response = client.post(edit_url, data=data)
+        response = client.post(edit_url, data=data)
 
-    assert response.status_code == 302
-    assert fresh(draft).is_active is False
+        assert response.status_code == 302
+        assert fresh(course).is_active is expected
 
 
 def test_creating_a_course_with_a_taken_slug_shows_a_form_error(client, studio):
@@ -279,9 +295,9 @@ def test_creating_a_course_with_a_taken_slug_shows_a_form_error(client, studio):
 
     response = client.post("/studio/courses/new/", data=data)
 
-    assert response.status_code == 200  # the form again
+    assert response.status_code == 400  # the form again, with the message
     body = response.get_data(as_text=True)
-    assert "Already exists." in body or "Another course already uses that slug." in body
+    assert "Another course already uses that slug." in body
     assert "IntegrityError" not in body
     db.session.expire_all()
     assert db.session.query(Course).filter_by(title="Copycat").count() == 0
@@ -289,15 +305,15 @@ def test_creating_a_course_with_a_taken_slug_shows_a_form_error(client, studio):
 
 
 def test_editing_a_course_to_a_taken_slug_shows_a_form_error(client, studio):
-    edit_url = f"/studio/courses/edit/?id={studio.a_course.id}"
+    edit_url = f"/studio/courses/{studio.a_course.id}/basics/"
     data = form_values(page(client, edit_url))
     data["slug"] = studio.b_course.slug
 
     response = client.post(edit_url, data=data)
 
-    assert response.status_code == 200
+    assert response.status_code == 400
     body = response.get_data(as_text=True)
-    assert "Already exists." in body or "Another course already uses that slug." in body
+    assert "Another course already uses that slug." in body
     assert "IntegrityError" not in body
     assert fresh(studio.a_course).slug == "alpha-course"
 
@@ -307,7 +323,7 @@ def test_creating_a_course_with_a_bad_slug_shows_a_form_error(client, studio):
 
     response = client.post("/studio/courses/new/", data=data)
 
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "Use lower-case letters, numbers and single hyphens." in response.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.query(Course).filter_by(title="Gamma Course").count() == 0
@@ -324,52 +340,90 @@ def test_creating_a_course_without_csrf_token_is_refused(client, studio):
     assert db.session.query(Course).filter_by(slug="gamma-course").count() == 0
 
 
-# --- inline rows and odd values (found by probing on PostgreSQL) ----------------------
+def test_saving_a_section_without_csrf_token_is_refused(client, studio):
+    edit_url = f"/studio/courses/{studio.a_course.id}/basics/"
+    data = form_values(page(client, edit_url))
+    del data["csrf_token"]
+    data["title"] = "No token"
+
+    assert client.post(edit_url, data=data).status_code == 400
+    assert fresh(studio.a_course).title == "Alpha Course by Alice"
+
+
+# --- list rows and odd values (found by probing on PostgreSQL) ------------------------
 
 
 @pytest.mark.parametrize(
-    ("extra", "message"),
+    ("section", "extra", "message"),
     [
-        ({"tags-0-tag": "Claude", "tags-1-tag": "claude "}, "Each tag once"),
-        ({"objectives-0-objective": "   ", "objectives-0-display_order": "0"}, "Fill in every objectives row"),
-        ({"objectives-0-objective": "Learn", "objectives-0-display_order": "99999999999"}, "between 0 and 10000"),
+        ("basics", {"thumbnail_url": "javascript:alert(1)"}, "full web address"),
+        ("basics", {"search_tags": "x" * 51}, "at most 50 characters"),
+        ("learn", {"objectives-0-objective": "   "}, "Fill this in, or tick Remove."),
         (
+            "curriculum",
             {
                 "modules-0-title": "M",
                 "modules-0-description": "D",
                 "modules-0-duration": "20 min",
-                "modules-0-module_order": "1",
                 "modules-0-session_number": "-1",
             },
-            "between 1 and 50",
+            "Not a valid choice",
         ),
         (
+            "curriculum",
             {
                 "modules-0-title": "M",
                 "modules-0-description": "D",
                 "modules-0-duration": "20 min",
-                "modules-0-module_order": "1",
                 "modules-0-video_url": "javascript:alert(1)",
             },
-            "full web addresses",
+            "full web address",
         ),
-        ({"thumbnail_url": "javascript:alert(1)"}, "full web address"),
+        (
+            "curriculum",
+            {"modules-0-title": "M", "modules-0-description": "", "modules-0-duration": "20 min"},
+            "Fill this in, or tick Remove.",
+        ),
+        (
+            "audience",
+            {"prerequisites-0-content": "Needs a laptop", "prerequisites-0-type": "mandatory"},
+            "Not a valid choice",
+        ),
+        (
+            "testimonials",
+            {"testimonials-0-quote": "Great", "testimonials-0-student_name": ""},
+            "Fill this in, or tick Remove.",
+        ),
     ],
 )
-def test_bad_inline_rows_are_form_errors_and_save_nothing(client, studio, extra, message):
-    data = new_course_form(client, studio.a_course.category_id, **extra)
-    response = client.post("/studio/courses/new/", data=data, follow_redirects=True)
+def test_bad_rows_and_fields_are_form_errors_and_save_nothing(client, studio, section, extra, message):
+    url = f"/studio/courses/{studio.a_course.id}/{section}/"
+    if section == "learn":  # an existing row emptied
+        page(client, url)
+        data = form_values(page(client, url))
+        client.post(url, data={**data, "objectives-0-objective": "Learn alpha"})
+    data = form_values(page(client, url))
+    before = fresh(studio.a_course)
+    counts = (len(before.objectives), len(before.modules), len(before.prerequisites), len(before.testimonials))
+    data.update(extra)
+
+    response = client.post(url, data=data)
+
     body = response.get_data(as_text=True)
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert message in body, body[:3000]
     assert "SQL" not in body and "psycopg" not in body
-    db.session.expire_all()
-    assert db.session.query(Course).filter_by(slug="gamma-course").count() == 0
+    after = fresh(studio.a_course)
+    assert (len(after.objectives), len(after.modules), len(after.prerequisites), len(after.testimonials)) == counts
+    assert after.thumbnail_url is None
 
 
-def test_tags_are_trimmed_and_lower_cased(client, studio):
-    data = new_course_form(client, studio.a_course.category_id, **{"tags-0-tag": "  Claude Code "})
-    assert client.post("/studio/courses/new/", data=data).status_code == 302
-    db.session.expire_all()
-    course = db.session.query(Course).filter_by(slug="gamma-course").one()
-    assert [t.tag for t in course.tags] == ["claude code"]
+def test_tags_are_trimmed_lower_cased_and_kept_once(client, studio):
+    url = f"/studio/courses/{studio.a_course.id}/basics/"
+    data = form_values(page(client, url))
+    data["search_tags"] = "  Claude Code , claude code,Terminal,, "
+
+    assert client.post(url, data=data).status_code == 302
+    course = fresh(studio.a_course)
+    assert sorted(t.tag for t in course.tags) == ["claude code", "terminal"]
+    assert 'value="claude code, terminal"' in page(client, url)
