@@ -114,6 +114,8 @@ def register_blueprints(app: Flask) -> None:
     from peerloop.api import create_blueprint as create_api_blueprint
     from peerloop.catalog.api import bp as catalog_api
     from peerloop.catalog.views import bp as catalog_views
+    from peerloop.certification.api import bp as certification_api
+    from peerloop.certification.views import bp as certification_views
     from peerloop.clock_api import bp as clock_api
     from peerloop.enrollment.api import bp as enrollment_api
     from peerloop.enrollment.views import bp as enrollment_views
@@ -132,6 +134,7 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(catalog_views)
     app.register_blueprint(accounts_views)
+    app.register_blueprint(certification_views)
     app.register_blueprint(enrollment_views)
     app.register_blueprint(notifications_views)
     app.register_blueprint(payments_views)
@@ -142,6 +145,7 @@ def register_blueprints(app: Flask) -> None:
         create_api_blueprint(
             accounts_api,
             catalog_api,
+            certification_api,
             enrollment_api,
             notifications_api,
             payments_api,

@@ -171,6 +171,8 @@ def format_local(value: datetime | date | None, zone: str | None, *, style: str 
         return f"{local:%Y-%m-%d %H:%M} {abbreviation(local)}"
     if style == "time":  # a slot button: "15:00"
         return f"{local:%H:%M}"
+    if style == "date":  # a day in the reader's zone: "14 Nov 2026" (certificates)
+        return f"{local.day} {local:%b %Y}"
     if style == "short":  # a list of sessions: "Thu 3 Dec, 15:00 EST"
         return f"{local:%a} {local.day} {local:%b, %H:%M} {abbreviation(local)}"
     return f"{local.day} {local:%b %Y, %H:%M} {abbreviation(local)}"
