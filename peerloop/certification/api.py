@@ -91,7 +91,16 @@ def recommend(enrollment_id: str):
 @bp.get("/certification-requests")
 @login_required
 def certification_requests():
-    return _page(services.certification_requests(current_user), request_json)
+    from peerloop.enrollment.progress import NO_PROGRESS, progress_of
+
+    items = services.certification_requests(current_user)
+    progress = progress_of([item.enrollment_id for item in items])
+
+    def render(item):
+        found = progress.get(item.enrollment_id, NO_PROGRESS)
+        return request_json(item, progress=(found.done, found.total))
+
+    return _page(items, render)
 
 
 @bp.post("/certification-requests/<request_id>/approve")

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
 from peerloop.accounts.models import User
-from peerloop.catalog.models import Course, Module
+from peerloop.catalog.models import Course
 from peerloop.certification.models import (
     Certificate,
     CertificateType,
@@ -25,7 +25,8 @@ from peerloop.certification.models import (
     TeachApplication,
 )
 from peerloop.db import for_update, parse_uuid
-from peerloop.enrollment.models import Enrollment, EnrollmentStatus, ModuleProgress
+from peerloop.enrollment.models import Enrollment, EnrollmentStatus
+from peerloop.enrollment.progress import all_modules_done
 from peerloop.errors import Conflict, Forbidden, NotFound, RuleViolation, ValidationError
 from peerloop.extensions import db
 from peerloop.notifications.services import notify
@@ -50,28 +51,6 @@ def _lock(model, row_id: uuid.UUID):
     return db.session.scalar(
         for_update(sa.select(model).where(model.id == row_id)).execution_options(populate_existing=True)
     )
-
-
-# --- progress (the learning page's numbers, for the rules here) ---------------------------------
-
-
-def modules_done(enrollment: Enrollment) -> tuple[int, int]:
-    total = db.session.scalar(sa.select(sa.func.count(Module.id)).where(Module.course_id == enrollment.course_id))
-    done = db.session.scalar(
-        sa.select(sa.func.count(ModuleProgress.id))
-        .join(Module, Module.id == ModuleProgress.module_id)
-        .where(
-            ModuleProgress.enrollment_id == enrollment.id,
-            ModuleProgress.is_complete.is_(True),
-            Module.course_id == enrollment.course_id,
-        )
-    )
-    return int(done or 0), int(total or 0)
-
-
-def all_modules_done(enrollment: Enrollment) -> bool:
-    done, total = modules_done(enrollment)
-    return total > 0 and done >= total
 
 
 def teaches(user: User, enrollment: Enrollment) -> bool:

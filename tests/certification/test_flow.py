@@ -70,6 +70,7 @@ def test_the_flywheel_end_to_end_through_the_api(client, c, api_token, make):
     # 5. the creator sees it in their queue, with progress
     queue = client.get("/api/certification-requests", headers=creator).get_json()
     assert queue["total"] == 1 and queue["items"][0]["student"]["name"] == "Ana Student"
+    assert queue["items"][0]["progress"] == {"done": 4, "total": 4}
     # Brian sees it and may not decide
     brian = api_token(make.admin())
     assert client.get("/api/certification-requests", headers=brian).get_json()["total"] >= 1
