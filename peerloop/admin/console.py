@@ -28,6 +28,7 @@ class ConsoleHome(SecureIndexView):
     def index(self):
         from peerloop.admin.contests import open_contest_count
         from peerloop.admin.scheduling import late_cancellations
+        from peerloop.admin.studio_review import waiting_for_review
         from peerloop.payments.services import payout_overview
 
         return self.render(
@@ -36,6 +37,7 @@ class ConsoleHome(SecureIndexView):
             payouts=payout_overview(),
             late=late_cancellations(clock.now()),
             contests=open_contest_count(),
+            review_requests=waiting_for_review(),
         )
 
 

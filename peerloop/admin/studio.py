@@ -36,6 +36,7 @@ from peerloop.admin.studio_forms import (
     SECTIONS_BY_KEY,
     NewCourseForm,
     Section,
+    money_with_cents,
     session_choices,
 )
 from peerloop.catalog import management
@@ -180,6 +181,8 @@ def _fill(**names):
             value = form[attr].data
             if kind == "text":
                 value = _text(value)
+            elif kind == "line":  # one line of text, typed in a box that wraps
+                value = " ".join((value or "").split())
             elif kind == "optional":
                 value = _optional_text(value)
             elif kind == "bool":
@@ -190,13 +193,13 @@ def _fill(**names):
 
 
 def _apply_learn(form, course: Course) -> None:
-    _apply_rows(course.objectives, form.objectives, CourseObjective, _fill(objective="text"))
+    _apply_rows(course.objectives, form.objectives, CourseObjective, _fill(objective="line"))
     _apply_rows(course.includes, form.includes, CourseInclude, _fill(item="text"))
 
 
 def _apply_audience(form, course: Course) -> None:
-    _apply_rows(course.prerequisites, form.prerequisites, CoursePrerequisite, _fill(type="value", content="text"))
-    _apply_rows(course.target_audience, form.target_audience, CourseTargetAudience, _fill(description="text"))
+    _apply_rows(course.prerequisites, form.prerequisites, CoursePrerequisite, _fill(type="value", content="line"))
+    _apply_rows(course.target_audience, form.target_audience, CourseTargetAudience, _fill(description="line"))
 
 
 def _apply_testimonials(form, course: Course) -> None:
@@ -444,6 +447,7 @@ class StudioCourseView(SecureModelView):
                 status=self._status(course),
                 module_groups=self._module_groups(form, course) if spec.key == "curriculum" else None,
                 ordered=ordered_entries,
+                money_with_cents=money_with_cents,
             ),
             status,
         )

@@ -82,6 +82,15 @@ def format_units(cents: int | None) -> str:
     return f"{whole}.{part:02d}"
 
 
+def money_with_cents(cents: int | None, currency: str | None) -> str:
+    """39900, "USD" → "$399.00": the price confirmed to the creator in full, cents included."""
+    if cents is None:
+        return ""
+    symbol = {"USD": "$", "EUR": "€", "GBP": "£"}.get(currency or "USD", f"{currency} ")
+    whole, part = divmod(int(cents), 100)
+    return f"{symbol}{whole:,}.{part:02d}"
+
+
 class PriceField(Field):
     """A price typed in the currency's units; ``data`` is integer cents."""
 
@@ -188,7 +197,7 @@ class RowForm(Form):
 
 
 class ObjectiveRow(RowForm):
-    objective = StringField("What students will be able to do", validators=[Length(max=500)])
+    objective = TextAreaField("What students will be able to do", validators=[Length(max=500)])
     text_fields = required = ("objective",)
 
 
@@ -204,12 +213,12 @@ class PrerequisiteRow(RowForm):
         coerce=_prerequisite_type,
         default=PrerequisiteType.required.value,
     )
-    content = StringField("Requirement", validators=[Length(max=300)])
+    content = TextAreaField("Requirement", validators=[Length(max=300)])
     text_fields = required = ("content",)
 
 
 class AudienceRow(RowForm):
-    description = StringField("Who it is for", validators=[Length(max=300)])
+    description = TextAreaField("Who it is for", validators=[Length(max=300)])
     text_fields = required = ("description",)
 
 
