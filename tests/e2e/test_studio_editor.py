@@ -141,3 +141,35 @@ def test_every_builder_page_fits_the_screen(browser: Browser, base_url, log_in, 
         screenshot(page, f"studio-editor-new-{width}")
     finally:
         context.close()
+
+
+def test_a_new_draft_is_submitted_for_review_and_brian_sees_it(browser: Browser, base_url, log_in, screenshot):
+    context = browser.new_context(base_url=base_url, viewport=PHONE, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    try:
+        log_in(page, "gabriel@example.com")
+        page.goto("/studio/courses/new/")
+        page.get_by_label("Course title").fill("Prompting for Designers")
+        page.get_by_label("Web address").fill("prompting-for-designers")
+        page.get_by_label("Description").fill("Design with prompts.")
+        page.get_by_label("Price (USD)").fill("149.5")
+        page.get_by_label("Number of live sessions").fill("2")
+        page.get_by_label("How long it takes").fill("2 weeks")
+        page.get_by_role("button", name="Save draft and continue").click()
+        expect(page).to_have_url(re.compile(r"/learn/$"))
+        expect(page.locator("#course-status")).to_have_text("Draft")
+        page.get_by_role("button", name="Submit for review").click()
+        expect(page.get_by_text("Sent for review.")).to_be_visible()
+        expect(page.locator("#course-status")).to_have_text("Waiting for review")
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        screenshot(page, "studio-editor-submitted-390")
+        page.context.clear_cookies()
+        log_in(page, "brian@example.com")
+        page.goto("/admin/")
+        waiting = page.locator("#review-requests")
+        expect(waiting.get_by_role("link", name="Prompting for Designers")).to_be_visible()
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        waiting.scroll_into_view_if_needed()
+        screenshot(page, "console-waiting-for-review-390")
+    finally:
+        context.close()
