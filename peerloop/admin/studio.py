@@ -31,6 +31,7 @@ from peerloop.admin import studio_review
 from peerloop.admin.base import SecureIndexView, SecureModelView
 from peerloop.admin.studio_forms import (
     FIELD_OF_MESSAGE,
+    LEVEL_LABELS,
     MAX_TAGS,
     SECTIONS,
     SECTIONS_BY_KEY,
@@ -317,7 +318,8 @@ class StudioCourseView(SecureModelView):
             view.get_url(".builder", course_id=model.id, section="basics"), model.title
         ),
     }
-    column_formatters_detail = {"price_cents": column_formatters["price_cents"]}
+    column_formatters["level"] = lambda view, context, model, name: LEVEL_LABELS.get(model.level, model.level)
+    column_formatters_detail = {"price_cents": column_formatters["price_cents"], "level": column_formatters["level"]}
     column_filters = [BooleanEqualFilter(Course.is_active, "Published")]
     column_searchable_list = ["title"]
     form = NewCourseForm
