@@ -173,3 +173,17 @@ def test_a_new_draft_is_submitted_for_review_and_brian_sees_it(browser: Browser,
         screenshot(page, "console-waiting-for-review-390")
     finally:
         context.close()
+
+
+def test_add_another_row_gives_a_fresh_numbered_row(page: Page, log_in):
+    log_in(page, "gabriel@example.com")
+    open_builder(page)
+    page.get_by_role("link", name="What you'll learn").click()
+    new_rows = page.locator('ol[data-list="objectives"] > li.row-new')
+    expect(new_rows).to_have_count(1)
+    page.get_by_role("button", name="+ Add another row").first.click()
+    expect(new_rows).to_have_count(2)
+    names = new_rows.locator("[name$='-objective']").evaluate_all("els => els.map(e => e.name)")
+    assert len(set(names)) == 2, names
+    positions = page.locator('li[data-list="objectives"] .js-position').evaluate_all("els => els.map(e => e.value)")
+    assert positions == [str(i) for i in range(len(positions))]
