@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, Response, abort, current_app, render_template
 
-from peerloop.certification import services
+from peerloop.certification import pdf, services
 from peerloop.errors import DomainError
+from peerloop.timezones import format_local
 from peerloop.urls import external_url
 
 bp = Blueprint("certification", __name__)
@@ -47,3 +48,30 @@ def certificate_page(certificate_id: str):
         linkedin=linkedin_url(found) if found.revoked_at is None else None,
         verify_url=external_url("certification.certificate_page", certificate_id=found.id),
     ), (410 if found.revoked_at is not None else 200)
+
+
+@bp.get("/certificates/<certificate_id>.pdf")
+def certificate_pdf(certificate_id: str):
+    """The certificate as a PDF, public like its page; a revoked one says REVOKED (and answers 410)."""
+    try:
+        found = services.certificate(certificate_id[:64])
+    except DomainError:
+        abort(404)
+    revoked = found.revoked_at is not None
+    body = pdf.render(
+        type_words=TYPE_WORDS[found.type.value],
+        course_title=found.course.title,
+        holder_name=found.user.name,
+        holder_handle=found.user.handle,
+        issued=format_local(found.issued_at, "UTC", style="date"),
+        issued_by=found.issuer.name,
+        certificate_id=str(found.id),
+        verify_url=external_url("certification.certificate_page", certificate_id=found.id),
+        revoked=format_local(found.revoked_at, "UTC", style="date") if revoked else None,
+        revoke_reason=found.revoke_reason,
+        compress=not current_app.testing,
+    )
+    response = Response(body, status=410 if revoked else 200, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'inline; filename="peerloop-certificate-{found.id}.pdf"'
+    response.headers["Cache-Control"] = "no-cache"
+    return response
