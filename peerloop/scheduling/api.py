@@ -45,6 +45,7 @@ def session_json(session: TutoringSession, *, viewer: User | None = None) -> dic
         "start": services.iso_z(session.scheduled_start),
         "end": services.iso_z(session.scheduled_end),
         "status": session.status.value,
+        "kind": session.kind.value,
         "number": session.number,
         "session_count": session.enrollment.session_count if session.enrollment else None,
         "agenda": session.agenda,
@@ -212,6 +213,7 @@ def book():
         agenda=data.get("agenda"),
         idempotency_key=request.headers.get("Idempotency-Key", "").strip()[:255] or None,
         now=clock.now(),
+        kind=data.get("kind") or "regular",
     )
     return jsonify(session_json(session, viewer=current_user)), 201
 

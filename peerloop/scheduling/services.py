@@ -42,6 +42,7 @@ from peerloop.scheduling.models import (
     BlockedDate,
     DateOverride,
     NoShowBy,
+    SessionKind,
     SessionStatus,
     TutoringSession,
     WeeklyWindow,
@@ -535,6 +536,11 @@ def session_minutes_of(teacher_id: uuid.UUID) -> int:
 
 
 def _delivered_condition():
+    # Only the enrollment's paid sessions count: a Certification Assessment is neither delivered nor used.
+    return sa.and_(TutoringSession.kind == SessionKind.regular, _delivered_outcome())
+
+
+def _delivered_outcome():
     return sa.or_(
         TutoringSession.status == SessionStatus.completed,
         sa.and_(TutoringSession.status == SessionStatus.no_show, TutoringSession.no_show_by == NoShowBy.student),
@@ -546,8 +552,16 @@ def _delivered_condition():
     )
 
 
-def _upcoming_condition():
+def _open_condition():
+    """Booked and not over, of any kind (what the student's lists show)."""
     return TutoringSession.status.in_([SessionStatus.scheduled, SessionStatus.in_progress])
+
+
+def _upcoming_condition(kind: SessionKind = SessionKind.regular):
+    return sa.and_(
+        TutoringSession.kind == kind,
+        TutoringSession.status.in_([SessionStatus.scheduled, SessionStatus.in_progress]),
+    )
 
 
 @dataclass(frozen=True)
@@ -790,6 +804,29 @@ def _check_sessions_left(enrollment: Enrollment) -> int:
     return used
 
 
+def _check_assessment(enrollment: Enrollment, teacher: User) -> None:
+    """The Certification Assessment: every module done, with the student's own S-T (or the creator
+    who teaches them), one at a time."""
+    from peerloop.enrollment.progress import all_modules_done
+
+    if not all_modules_done(enrollment):
+        raise RuleViolation(
+            "Tick off every module first: the assessment comes after the course.", code="modules_incomplete"
+        )
+    own = enrollment.student_teacher_id or enrollment.course.creator_id
+    if teacher.id != own:
+        raise RuleViolation("Book the assessment with your own Student-Teacher.", code="not_your_teacher")
+    waiting = db.session.scalar(
+        sa.select(TutoringSession.id).where(
+            TutoringSession.enrollment_id == enrollment.id,
+            TutoringSession.kind == SessionKind.certification_assessment,
+            _upcoming_condition(kind=SessionKind.certification_assessment),
+        )
+    )
+    if waiting is not None:
+        raise RuleViolation("Your Certification Assessment is already booked.", code="assessment_booked")
+
+
 def _after_booking(enrollment: Enrollment, session: TutoringSession, *, now: datetime) -> None:
     if enrollment.status == EnrollmentStatus.enrolled:
         enrollment.status = EnrollmentStatus.in_progress
@@ -823,15 +860,26 @@ def book(
     idempotency_key: str | None = None,
     within_availability: bool = True,
     commit: bool = True,
+    kind: SessionKind | str = SessionKind.regular,
 ) -> TutoringSession:
     """Book a session: checks, locks (enrollment → users by id), inserts, notifies both people, commits.
 
-    :raise ValidationError: a malformed or naive ``start``, a bad agenda.
+    ``kind="certification_assessment"``: the Certification Assessment, with the student's own S-T once
+    every module is done; it uses up none of the paid sessions (and pays no share), one at a time.
+
+    :raise ValidationError: a malformed or naive ``start``, a bad agenda, an unknown kind.
     :raise NotFound: no such course.
     :raise RuleViolation: ``not_enrolled``, ``not_a_teacher``, ``outside_availability``, ``too_soon``,
-        ``too_far``, ``no_sessions_left``.
+        ``too_far``, ``no_sessions_left``; for an assessment ``modules_incomplete``, ``not_your_teacher``,
+        ``assessment_booked``.
     :raise Conflict: ``slot_unavailable`` (taken meanwhile, or the student is busy then).
     """
+    try:
+        kind = SessionKind(kind)
+    except ValueError:
+        raise ValidationError(
+            "Unknown kind of session.", fields={"kind": "regular or certification_assessment."}
+        ) from None
     start_at = start if isinstance(start, datetime) else parse_instant(start)
     agenda = optional_text(agenda, field="agenda", limit=AGENDA_MAX)
     earlier = _earlier_booking(student, idempotency_key)
@@ -848,7 +896,10 @@ def book(
         return earlier
     if enrollment.status not in BOOKABLE_ENROLLMENT:
         raise RuleViolation("This enrollment can no longer book sessions.", code="not_enrolled")
-    _check_sessions_left(enrollment)
+    if kind is SessionKind.certification_assessment:
+        _check_assessment(enrollment, teacher)
+    else:
+        _check_sessions_left(enrollment)
     end = _check_time(teacher.id, start_at, student_id=student.id, now=now, within_availability=within_availability)
     _lapse_stale_holds(teacher.id, student.id, now=now)
     session = _insert(
@@ -860,6 +911,7 @@ def book(
             scheduled_start=start_at,
             scheduled_end=end,
             status=SessionStatus.scheduled,
+            kind=kind,
             agenda=agenda,
             idempotency_key=idempotency_key,
             booked_at=now,
@@ -1352,7 +1404,7 @@ def student_sessions(user: User, *, now: datetime, past_limit: int = 20) -> Stud
     upcoming = db.session.scalars(
         sa.select(TutoringSession)
         .options(*options)
-        .where(TutoringSession.student_id == user.id, _upcoming_condition(), TutoringSession.scheduled_end > now)
+        .where(TutoringSession.student_id == user.id, _open_condition(), TutoringSession.scheduled_end > now)
         .order_by(TutoringSession.scheduled_start)
     ).unique()
     past = db.session.scalars(
@@ -1362,7 +1414,7 @@ def student_sessions(user: User, *, now: datetime, past_limit: int = 20) -> Stud
             TutoringSession.student_id == user.id,
             sa.or_(
                 TutoringSession.status.in_([SessionStatus.completed, SessionStatus.no_show, SessionStatus.cancelled]),
-                sa.and_(_upcoming_condition(), TutoringSession.scheduled_end <= now),
+                sa.and_(_open_condition(), TutoringSession.scheduled_end <= now),
             ),
         )
         .order_by(TutoringSession.scheduled_start.desc())

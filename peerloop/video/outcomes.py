@@ -29,7 +29,7 @@ from peerloop.accounts.models import User
 from peerloop.db import for_update, parse_uuid
 from peerloop.errors import Conflict, Forbidden, NotFound, RuleViolation, ValidationError
 from peerloop.extensions import db
-from peerloop.scheduling.models import NoShowBy, SessionStatus, TutoringSession
+from peerloop.scheduling.models import NoShowBy, SessionKind, SessionStatus, TutoringSession
 from peerloop.video.interfaces import Room, RoomState, VideoError
 from peerloop.video.models import Attendance
 
@@ -182,7 +182,7 @@ def settle(
         session.no_show_by = NoShowBy.student if outcome is Outcome.student_no_show else NoShowBy.teacher
     if outcome is Outcome.teacher_no_show and session.enrollment_id:
         renumber_sessions(session.enrollment_id)  # it no longer counts: the student books another
-    if outcome.pays_teacher:
+    if outcome.pays_teacher and session.kind == SessionKind.regular:  # an assessment pays no share
         if source is OutcomeSource.teacher:
             session.release_after = now + CONTEST_WINDOW
         else:

@@ -4,6 +4,7 @@ applies to teach and the creator grants it; every bad input gets its code."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -181,3 +182,57 @@ def test_bad_ids_and_bodies_are_clear_errors(client, c, api_token):
     assert client.post(f"/api/enrollments/{c.enrollment.id}/recommend", json={}).status_code == 401
     bad = client.post(f"/api/enrollments/{c.enrollment.id}/recommend", json={"note": 5}, headers=api_token(c.teacher))
     assert bad.status_code == 400
+
+
+def test_the_certification_assessment_is_booked_with_ones_own_teacher_once_everything_is_done(
+    client, c, api_token, make, now, monkeypatch
+):
+    """Step 2 of seed 000 §1: it uses up none of the paid sessions and pays no share."""
+    monkeypatch.setattr("peerloop.clock.now", lambda: now)  # the API books at business time
+    from datetime import timedelta
+
+    from peerloop.cli import run_sweep
+    from peerloop.scheduling import services as scheduling
+    from peerloop.scheduling.models import SessionStatus
+    from peerloop.video.services import join
+    from tests.scheduling.conftest import at, week
+
+    week(c.teacher, now=now)
+    other = make.user()
+    make.student_teacher(other, c.course)
+    week(other, now=now)
+    body = {
+        "course_id": str(c.course.id),
+        "teacher_id": str(c.teacher.id),
+        "start": at(1, 9).isoformat(),
+        "kind": "certification_assessment",
+    }
+    student = api_token(c.student)
+    assert error(client.post("/api/sessions", json=body, headers=student)) == (422, "modules_incomplete")
+    c.finish_modules()
+    wrong = client.post("/api/sessions", json={**body, "teacher_id": str(other.id)}, headers=student)
+    assert error(wrong) == (422, "not_your_teacher")
+    assert error(client.post("/api/sessions", json={**body, "kind": "exam"}, headers=student))[0] == 400
+    booked = client.post("/api/sessions", json=body, headers=student)
+    assert booked.status_code == 201, booked.get_json()
+    assert booked.get_json()["kind"] == "certification_assessment"
+    assert booked.get_json()["number"] is None
+    again = client.post("/api/sessions", json={**body, "start": at(1, 11).isoformat()}, headers=student)
+    assert error(again) == (422, "assessment_booked")
+    assert scheduling.used_count(c.enrollment.id) == 0  # both paid sessions are still there
+    session_id = uuid.UUID(booked.get_json()["id"])
+    join(c.student, session_id, now=at(1, 9))
+    join(c.teacher, session_id, now=at(1, 9))
+    run_sweep(at(1, 11))
+    from peerloop.payments.models import LedgerEntry
+
+    db.session.expire_all()
+    from peerloop.scheduling.models import TutoringSession
+
+    assert db.session.get(TutoringSession, session_id).status == SessionStatus.completed
+    assert db.session.scalar(sa.select(sa.func.count()).where(LedgerEntry.session_id == session_id)) == 0
+    assert scheduling.delivered_count(c.enrollment.id) == 0
+    # then the S-T recommends
+    assert (
+        services.recommend(c.teacher, c.enrollment.id, now=at(1, 11) + timedelta(minutes=5)).status.value == "pending"
+    )
