@@ -65,6 +65,27 @@ def course(slug: str):
     )
 
 
+TEACHERS_PER_PAGE = 24
+
+
+@bp.get("/courses/<slug>/teachers")
+def teachers(slug: str):
+    """Every teacher of a course (its creator when they teach it, then its active S-Ts), 24 a page."""
+    course = services.get_course(slug, viewer=current_user, with_details=False)
+    if course is None:
+        abort(404)
+    total = services.course_teacher_count(course)
+    pages = max(1, math.ceil(total / TEACHERS_PER_PAGE))
+    page = request.args.get("page", "1")
+    page = int(page) if page.isdigit() and 1 <= int(page) <= pages else None
+    if page is None:
+        abort(404)
+    cards = services.course_teachers(
+        course, page=page, per_page=TEACHERS_PER_PAGE, now=clock.now(), viewer=current_user, slot_limit=1
+    )
+    return render_template("catalog/teachers.html", course=course, teachers=cards, total=total, page=page, pages=pages)
+
+
 @bp.get("/terms")
 def terms():
     return render_template("pages/terms.html")

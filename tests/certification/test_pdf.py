@@ -64,7 +64,7 @@ def test_a_revoked_certificate_pdf_is_410_and_says_revoked(client, issue, make):
     assert b"no longer valid" in body
 
 
-@pytest.mark.parametrize("name", ["Zoë Łukasz 李", "李小龍", "\u202e\x00 emoji 🎓 Ω", "x" * 100])
+@pytest.mark.parametrize("name", ["Zoë Łukasz 李", "李小龍", "\u202e\x07 emoji 🎓 Ω", "x" * 100])
 def test_any_name_renders(client, issue, name):
     response = client.get(f"/certificates/{issue(name=name).id}.pdf")
     assert response.status_code == 200 and response.get_data().startswith(b"%PDF")
