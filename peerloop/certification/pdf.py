@@ -8,11 +8,13 @@ transliterated or replaced, so no name ever breaks the PDF.
 
 from __future__ import annotations
 
+import logging
 import unicodedata
 from pathlib import Path
 
 from fpdf import FPDF
 
+logging.getLogger("fontTools").setLevel(logging.WARNING)  # its subsetter logs every step at INFO
 UNICODE_FONT_CANDIDATES = (
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
     "/usr/share/fonts/dejavu/DejaVuSans.ttf",
@@ -47,10 +49,18 @@ class CertificatePDF(FPDF):
     def __init__(self, *, font_path: str | None):
         super().__init__(orientation="L", unit="mm", format="A4")
         self.set_auto_page_break(False)
+        self.font_path = font_path
         self.cmap: dict | None = None
-        if font_path:
-            self.add_font("peerloop-unicode", "", font_path)
+
+    def _unicode_font(self) -> bool:
+        """Embed the Unicode font the first time a text needs it (an unused font would be embedded too)."""
+        if self.cmap is None and self.font_path:
+            self.add_font("peerloop-unicode", "", self.font_path)
             self.cmap = self.fonts["peerloop-unicode"].cmap
+            bold = Path(self.font_path).with_name(Path(self.font_path).stem + "-Bold.ttf")
+            if bold.is_file():
+                self.add_font("peerloop-unicode", "B", str(bold))
+        return self.cmap is not None
 
     def typed(self, text: str, size: float, *, bold: bool = False) -> str:
         """Choose the font for text someone typed and return what can be drawn of it."""
@@ -61,10 +71,10 @@ class CertificatePDF(FPDF):
             return latin1_text(text)
         except UnicodeEncodeError:
             pass
-        if self.cmap is None:
+        if not self._unicode_font():
             self.set_font("helvetica", "B" if bold else "", size)
             return latin1_text(text)
-        self.set_font("peerloop-unicode", "", size)
+        self.set_font("peerloop-unicode", "B" if bold and "peerloop-unicodeB" in self.fonts else "", size)
         return "".join(
             c if ord(c) in self.cmap else (latin1_text(c) if latin1_text(c) != "?" else "?")
             for c in text
