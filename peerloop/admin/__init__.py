@@ -12,7 +12,7 @@ from peerloop.extensions import db
 
 def init_admin(app: Flask) -> None:
     from peerloop.accounts.models import User
-    from peerloop.admin import console, contests, payments, scheduling, studio
+    from peerloop.admin import console, contests, payments, scheduling, studio, studio_queues
     from peerloop.catalog.models import Category, Course
     from peerloop.jobs import FailedJob
     from peerloop.notifications.models import OutboundEmail
@@ -89,4 +89,15 @@ def init_admin(app: Flask) -> None:
     )
     creator_studio.add_view(
         studio.StudioCourseView(Course, db, name="My courses", endpoint="studio_courses", url="/studio/courses")
+    )
+    # The approval queues (the notifications link to these URLs: keep them).
+    creator_studio.add_view(
+        studio_queues.CertificationQueueView(
+            name="Certifications", endpoint="studio_certifications", url="/studio/certifications"
+        )
+    )
+    creator_studio.add_view(
+        studio_queues.ApplicationQueueView(
+            name="Teach applications", endpoint="studio_applications", url="/studio/applications"
+        )
     )
