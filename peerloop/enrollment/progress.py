@@ -175,7 +175,7 @@ def learning_page(viewer: User, enrollment_id) -> LearningPage:
 
     :raise NotFound: anyone else, or an unknown id.
     """
-    from peerloop.scheduling.models import SessionStatus, TutoringSession
+    from peerloop.scheduling.models import SessionKind, SessionStatus, TutoringSession
 
     eid = parse_uuid(enrollment_id)
     enrollment = db.session.get(Enrollment, eid) if eid else None
@@ -201,10 +201,8 @@ def learning_page(viewer: User, enrollment_id) -> LearningPage:
             TutoringSession.enrollment_id == enrollment.id,
             TutoringSession.number.in_(numbers),
             TutoringSession.status.in_((SessionStatus.scheduled, SessionStatus.in_progress, SessionStatus.completed)),
+            TutoringSession.kind == SessionKind.regular,  # an assessment is no numbered live session
         ]
-        kind = getattr(TutoringSession, "kind", None)  # session kinds come with the Certification Assessment
-        if kind is not None:
-            where.append(kind == "regular")  # an assessment is no numbered live session
         booked = db.session.execute(
             sa.select(TutoringSession.number, sa.func.min(TutoringSession.scheduled_start))
             .where(*where)
