@@ -47,19 +47,29 @@ def _report(done: int, errors: list[str], verb: str) -> None:
         flash(message, "error")
 
 
-class CertificationQueueView(RoleGate, BaseView):
+class QueueView(RoleGate, BaseView):
+    """One queue: its items, and one decision endpoint for a card's button or the ticked ones."""
+
     required_role = "creator"
+    template = ""
+    field = ""  # the checkboxes' name
+    noun = ""
+    approved_word = "Approved"
+    # Subclasses set ``approve`` and ``reject``: services taking (user, id, *, now, ...).
+
+    def items(self):
+        raise NotImplementedError
+
+    def context(self, items) -> dict:
+        return {}
 
     @expose("/")
     def index(self):
-        items = _own(services.certification_requests(current_user))
-        progress = progress_of([item.enrollment_id for item in items])
-        return self.render(
-            "admin/studio_queues/certifications.html",
-            items=items,
-            progress={item.id: progress.get(item.enrollment_id, NO_PROGRESS) for item in items},
-            form=PostForm(formdata=None),
-        )
+        items = self.items()
+        return self.render(self.template, items=items, form=PostForm(formdata=None), **self.context(items))
+
+    def approve_kwargs(self) -> dict:
+        return {}
 
     @expose("/decide/", methods=["POST"])
     def decide(self):
@@ -68,42 +78,41 @@ class CertificationQueueView(RoleGate, BaseView):
             flash("The form expired. Reload the page and try again.", "error")
             return back
         # A card's own button decides that one; the bar's buttons decide the ticked ones.
-        ids = [request.form["one"]] if request.form.get("one") else request.form.getlist("request_id")
+        ids = [request.form["one"]] if request.form.get("one") else request.form.getlist(self.field)
         if not ids:
-            flash("Tick at least one request.", "error")
+            flash(f"Tick at least one {self.noun}.", "error")
             return back
         if request.form.get("action") == "reject":
-            done, errors = _decide(services.reject_certification, ids, note=request.form.get("note"))
+            done, errors = _decide(self.reject, ids, note=request.form.get("note"))
             _report(done, errors, "Rejected")
         else:
-            kind = request.form.get("type") or "completion"
-            done, errors = _decide(services.approve_certification, ids, kind=kind)
-            _report(done, errors, "Certified")
+            done, errors = _decide(self.approve, ids, **self.approve_kwargs())
+            _report(done, errors, self.approved_word)
         return back
 
 
-class ApplicationQueueView(RoleGate, BaseView):
-    required_role = "creator"
+class CertificationQueueView(QueueView):
+    template = "admin/studio_queues/certifications.html"
+    field, noun, approved_word = "request_id", "request", "Certified"
+    approve = staticmethod(services.approve_certification)
+    reject = staticmethod(services.reject_certification)
 
-    @expose("/")
-    def index(self):
-        items = _own(services.teach_applications(current_user))
-        return self.render("admin/studio_queues/applications.html", items=items, form=PostForm(formdata=None))
+    def items(self):
+        return _own(services.certification_requests(current_user))
 
-    @expose("/decide/", methods=["POST"])
-    def decide(self):
-        back = redirect(url_for(".index"))
-        if not PostForm().validate_on_submit():
-            flash("The form expired. Reload the page and try again.", "error")
-            return back
-        ids = [request.form["one"]] if request.form.get("one") else request.form.getlist("application_id")
-        if not ids:
-            flash("Tick at least one application.", "error")
-            return back
-        if request.form.get("action") == "reject":
-            done, errors = _decide(services.reject_application, ids, note=request.form.get("note"))
-            _report(done, errors, "Rejected")
-        else:
-            done, errors = _decide(services.approve_application, ids)
-            _report(done, errors, "Approved")
-        return back
+    def context(self, items) -> dict:
+        progress = progress_of([item.enrollment_id for item in items])
+        return {"progress": {item.id: progress.get(item.enrollment_id, NO_PROGRESS) for item in items}}
+
+    def approve_kwargs(self) -> dict:
+        return {"kind": request.form.get("type") or "completion"}
+
+
+class ApplicationQueueView(QueueView):
+    template = "admin/studio_queues/applications.html"
+    field, noun = "application_id", "application"
+    approve = staticmethod(services.approve_application)
+    reject = staticmethod(services.reject_application)
+
+    def items(self):
+        return _own(services.teach_applications(current_user))

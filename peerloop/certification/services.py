@@ -139,22 +139,26 @@ def certification_requests(user: User, *, status: DecisionStatus | None = Decisi
 
     :raise Forbidden: neither a creator nor an admin.
     """
-    if not (user.is_creator or user.is_admin):
-        raise Forbidden("Only a course's creator or an admin sees certification requests.")
-    query = (
-        sa.select(CertificationRequest)
-        .options(
-            joinedload(CertificationRequest.student),
-            joinedload(CertificationRequest.course),
-            joinedload(CertificationRequest.recommender),
-        )
-        .order_by(CertificationRequest.created_at, CertificationRequest.id)
+    return _queue(
+        CertificationRequest,
+        user,
+        status,
+        "certification requests",
+        CertificationRequest.student,
+        CertificationRequest.course,
+        CertificationRequest.recommender,
     )
+
+
+def _queue(model, user: User, status, noun: str, *loads):
+    if not (user.is_creator or user.is_admin):
+        raise Forbidden(f"Only a course's creator or an admin sees {noun}.")
+    query = sa.select(model).options(*(joinedload(rel) for rel in loads)).order_by(model.created_at, model.id)
     courses = _visible_courses(user)
     if courses is not None:
-        query = query.where(CertificationRequest.course_id.in_(courses))
+        query = query.where(model.course_id.in_(courses))
     if status is not None:
-        query = query.where(CertificationRequest.status == status)
+        query = query.where(model.status == status)
     return list(db.session.scalars(query).unique())
 
 
@@ -172,6 +176,10 @@ def _decidable(model, user: User, row_id, noun: str):
     if row.status != DecisionStatus.pending:
         raise Conflict(f"This {noun} is already decided.", code="already_decided")
     return row, course
+
+
+def _record(row, status: DecisionStatus, user: User, now: datetime, *, note: str | None = None) -> None:
+    row.status, row.decided_by, row.decided_at, row.decision_note = status, user.id, now, note
 
 
 def _issue(user_id, course: Course, kind: CertificateType, *, by: User, recommended_by=None, now) -> Certificate:
@@ -209,8 +217,8 @@ def approve_certification(user: User, request_id, *, kind=None, now: datetime) -
     certificate = _issue(
         request.student_id, course, certificate_type, by=user, recommended_by=request.recommended_by, now=now
     )
-    request.status = DecisionStatus.approved
-    request.decided_by, request.decided_at, request.certificate_id = user.id, now, certificate.id
+    _record(request, DecisionStatus.approved, user, now)
+    request.certificate_id = certificate.id
     if enrollment.status != EnrollmentStatus.cancelled:
         enrollment.status = EnrollmentStatus.completed
         enrollment.completed_at = enrollment.completed_at or now
@@ -237,8 +245,7 @@ def reject_certification(user: User, request_id, *, note, now: datetime) -> Cert
     """:raise NotFound, Forbidden (an admin), Conflict, ValidationError (``note`` required)."""
     text = _text(note, "note", required=True)
     request, course = _decidable(CertificationRequest, user, request_id, "certification request")
-    request.status = DecisionStatus.rejected
-    request.decided_by, request.decided_at, request.decision_note = user.id, now, text
+    _record(request, DecisionStatus.rejected, user, now, note=text)
     for person_id in {request.student_id, request.recommended_by}:
         notify(
             db.session.get(User, person_id),
@@ -368,19 +375,9 @@ def apply_to_teach(user: User, course_id, *, message=None, now: datetime) -> Tea
 
 def teach_applications(user: User, *, status: DecisionStatus | None = DecisionStatus.pending):
     """Applications for the creator's courses (an admin: all), oldest first."""
-    if not (user.is_creator or user.is_admin):
-        raise Forbidden("Only a course's creator or an admin sees applications to teach.")
-    query = (
-        sa.select(TeachApplication)
-        .options(joinedload(TeachApplication.user), joinedload(TeachApplication.course))
-        .order_by(TeachApplication.created_at, TeachApplication.id)
+    return _queue(
+        TeachApplication, user, status, "applications to teach", TeachApplication.user, TeachApplication.course
     )
-    courses = _visible_courses(user)
-    if courses is not None:
-        query = query.where(TeachApplication.course_id.in_(courses))
-    if status is not None:
-        query = query.where(TeachApplication.status == status)
-    return list(db.session.scalars(query).unique())
 
 
 def approve_application(user: User, application_id, *, now: datetime) -> TeachApplication:
@@ -405,8 +402,7 @@ def approve_application(user: User, application_id, *, now: datetime) -> TeachAp
     row.approved_by = user.id
     applicant.is_student_teacher = True
     _issue(applicant.id, course, CertificateType.teaching, by=user, now=now)
-    application.status = DecisionStatus.approved
-    application.decided_by, application.decided_at = user.id, now
+    _record(application, DecisionStatus.approved, user, now)
     notify(
         applicant,
         "teach_application_approved",
@@ -425,8 +421,7 @@ def approve_application(user: User, application_id, *, now: datetime) -> TeachAp
 def reject_application(user: User, application_id, *, note, now: datetime) -> TeachApplication:
     text = _text(note, "note", required=True)
     application, course = _decidable(TeachApplication, user, application_id, "application")
-    application.status = DecisionStatus.rejected
-    application.decided_by, application.decided_at, application.decision_note = user.id, now, text
+    _record(application, DecisionStatus.rejected, user, now, note=text)
     notify(
         db.session.get(User, application.user_id),
         "teach_application_rejected",
