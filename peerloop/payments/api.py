@@ -8,7 +8,6 @@ from flask_login import current_user, login_required
 from peerloop import clock
 from peerloop.accounts.serializers import iso
 from peerloop.api import json_body, page_args, paginated
-from peerloop.enrollment.progress import NO_PROGRESS, progress_of
 from peerloop.errors import Forbidden, ValidationError
 from peerloop.payments import services
 
@@ -81,9 +80,8 @@ def enrollment_json(row: services.DashboardRow) -> dict:
 def enrollments():
     page, per_page = page_args(request.args)
     rows = services.dashboard_rows(current_user.id, page=page, per_page=per_page)
-    numbers = progress_of([row.enrollment.id for row in rows])  # the whole page's, in one query
     return paginated(
-        [{**enrollment_json(row), "progress": numbers.get(row.enrollment.id, NO_PROGRESS).as_json()} for row in rows],
+        [{**enrollment_json(row), "progress": row.progress.as_json()} for row in rows],
         page=page,
         per_page=per_page,
         total=services.enrollment_count(current_user.id),

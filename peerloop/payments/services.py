@@ -41,6 +41,7 @@ from peerloop.catalog.models import Course
 from peerloop.certification.models import StudentTeacher
 from peerloop.db import for_update, parse_uuid
 from peerloop.enrollment.models import Enrollment, EnrollmentStatus
+from peerloop.enrollment.progress import NO_PROGRESS, Progress, progress_of
 from peerloop.errors import Conflict, NotFound, ProviderUnavailable, RuleViolation, ValidationError
 from peerloop.extensions import db
 from peerloop.notifications.models import Notification
@@ -2435,11 +2436,18 @@ class DashboardRow:
     enrollment: Enrollment
     course: Course
     teacher: User | None
-    modules_done: int
-    modules_total: int
+    progress: Progress  # enrollment.progress's one rule: "3 of 7 modules done"
     next_step: str
     sessions_used: int = 0
     sessions_upcoming: int = 0
+
+    @property
+    def modules_done(self) -> int:
+        return self.progress.done
+
+    @property
+    def modules_total(self) -> int:
+        return self.progress.total
 
     @property
     def sessions_left(self) -> int:
@@ -2451,10 +2459,6 @@ class DashboardRow:
             self.enrollment.status in (EnrollmentStatus.enrolled, EnrollmentStatus.in_progress)
             and self.sessions_left > 0
         )
-
-    @property
-    def progress_pct(self) -> int:
-        return round(100 * self.modules_done / self.modules_total) if self.modules_total else 0
 
 
 def _next_step(enrollment: Enrollment, teacher: User | None, counts=None) -> str:
@@ -2480,10 +2484,7 @@ def _next_step(enrollment: Enrollment, teacher: User | None, counts=None) -> str
 
 
 def dashboard_rows(student_id: uuid.UUID, *, page: int = 1, per_page: int | None = None) -> list[DashboardRow]:
-    """My courses: live enrollments first, newest first, in six statements whatever their number."""
-    from peerloop.catalog.models import Module
-    from peerloop.enrollment.models import ModuleProgress
-
+    """My courses: live enrollments first, newest first, in five statements whatever their number."""
     enrollments = my_enrollments(student_id, page=page, per_page=per_page)
     if not enrollments:
         return []
@@ -2493,20 +2494,7 @@ def dashboard_rows(student_id: uuid.UUID, *, page: int = 1, per_page: int | None
     teachers = (
         {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_(teacher_ids)))} if teacher_ids else {}
     )
-    totals = dict(
-        db.session.execute(
-            sa.select(Module.course_id, sa.func.count(Module.id))
-            .where(Module.course_id.in_(course_ids))
-            .group_by(Module.course_id)
-        ).all()
-    )
-    done = dict(
-        db.session.execute(
-            sa.select(ModuleProgress.enrollment_id, sa.func.count(ModuleProgress.id))
-            .where(ModuleProgress.enrollment_id.in_([e.id for e in enrollments]), ModuleProgress.is_complete.is_(True))
-            .group_by(ModuleProgress.enrollment_id)
-        ).all()
-    )
+    progress = progress_of([e.id for e in enrollments])
     from peerloop.scheduling.services import session_counts
 
     counts = session_counts([e.id for e in enrollments])  # the booking rules' count, all at once
@@ -2518,8 +2506,7 @@ def dashboard_rows(student_id: uuid.UUID, *, page: int = 1, per_page: int | None
                 enrollment=enrollment,
                 course=courses[enrollment.course_id],
                 teacher=teacher,
-                modules_done=int(done.get(enrollment.id, 0)),
-                modules_total=int(totals.get(enrollment.course_id, 0)),
+                progress=progress.get(enrollment.id, NO_PROGRESS),
                 next_step=_next_step(enrollment, teacher, counts[enrollment.id]),
                 sessions_used=min(counts[enrollment.id].used, enrollment.session_count),
                 sessions_upcoming=counts[enrollment.id].upcoming,

@@ -144,7 +144,6 @@ def checkout_cancelled(slug: str):
 @bp.get("/dashboard")
 @login_required
 def dashboard():
-    from peerloop.enrollment.progress import NO_PROGRESS, progress_of
     from peerloop.scheduling import requests as session_requests
     from peerloop.scheduling.services import student_sessions
 
@@ -152,8 +151,6 @@ def dashboard():
     return render_template(
         "payments/dashboard.html",
         rows=rows,
-        progress=progress_of([row.enrollment.id for row in rows]),  # every card's, in one query
-        no_progress=NO_PROGRESS,
         sessions=student_sessions(current_user, now=clock.now()),
         requests=session_requests.requests_for(current_user, role="student", limit=20),
     )
