@@ -269,7 +269,7 @@ class RefundToolView(RoleGate, BaseView):
                     current_user,
                     enrollment.id,
                     amount_cents=cents,
-                    expected_refund_cents=int(expected) if expected.isdigit() else None,
+                    expected_refund_cents=int(expected) if expected.isascii() and expected.isdigit() else None,
                     ends_enrollment=form.ends_enrollment.data,
                     clawback=form.clawback.data,
                     note=form.note.data,

@@ -79,7 +79,7 @@ def _optional_text(value) -> str | None:
 
 def _position(entry, index: int) -> int:
     raw = str(entry.form.position.data or "").strip()
-    return int(raw) if raw.isdigit() and len(raw) < 7 else 1_000_000 + index
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 7 else 1_000_000 + index
 
 
 def ordered_entries(field_list) -> list:

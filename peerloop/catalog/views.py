@@ -77,7 +77,7 @@ def teachers(slug: str):
     total = services.course_teacher_count(course)
     pages = max(1, math.ceil(total / TEACHERS_PER_PAGE))
     page = request.args.get("page", "1")
-    page = int(page) if page.isdigit() and 1 <= int(page) <= pages else None
+    page = int(page) if page.isascii() and page.isdigit() and 1 <= int(page) <= pages else None
     if page is None:
         abort(404)
     cards = services.course_teachers(

@@ -187,7 +187,7 @@ def cancel(enrollment_id: str):
                 current_user,
                 enrollment_id,
                 reason=request.form.get("reason"),
-                expected_refund_cents=int(expected) if expected.isdigit() else -1,
+                expected_refund_cents=int(expected) if expected.isascii() and expected.isdigit() else -1,
                 now=clock.now(),
             )
         except Conflict as error:

@@ -182,7 +182,7 @@ class AvailabilityForm:
         for name, message in fields.items():
             parts = name.split(".")
             head = parts[0]
-            if head == "weekly" and len(parts) >= 2 and parts[1].isdigit():
+            if head == "weekly" and len(parts) >= 2 and parts[1].isascii() and parts[1].isdigit():
                 index = int(parts[1])
                 if index < len(origins["weekly"]):
                     day, piece, has_dash = origins["weekly"][index]
@@ -194,12 +194,12 @@ class AvailabilityForm:
                 day = next((d for d, n in enumerate(DAYS) if message.startswith(n + " ")), None)
                 add(f"day.{day}" if day is not None else "weekly", message)
                 continue
-            if head == "blocked_dates" and len(parts) >= 2 and parts[1].isdigit():
+            if head == "blocked_dates" and len(parts) >= 2 and parts[1].isascii() and parts[1].isdigit():
                 index = int(parts[1])
                 if index < len(origins["blocked"]):
                     add(origins["blocked"][index], message)
                     continue
-            if head == "overrides" and len(parts) >= 2 and parts[1].isdigit():
+            if head == "overrides" and len(parts) >= 2 and parts[1].isascii() and parts[1].isdigit():
                 index = int(parts[1])
                 if index < len(origins["overrides"]):
                     what = {"date": "Date", "start": "Start", "end": "End"}.get(parts[2] if len(parts) > 2 else "", "")

@@ -88,6 +88,7 @@ def test_paged_24_at_a_time_with_next_and_previous(client, make, course):
     assert 'rel="prev" href="/courses/intro-python/teachers?page=1"' in second and 'rel="next"' not in second
     assert client.get("/courses/intro-python/teachers?page=3").status_code == 404
     assert client.get("/courses/intro-python/teachers?page=x").status_code == 404
+    assert client.get("/courses/intro-python/teachers?page=²").status_code == 404  # a digit int() refuses
 
 
 def test_unknown_and_inactive_courses_are_404(client, make):
