@@ -26,27 +26,16 @@ import sqlalchemy as sa
 from peerloop.accounts.models import User
 from peerloop.catalog.models import Course
 from peerloop.certification.models import StudentTeacher
-from peerloop.db import for_update, parse_uuid
-from peerloop.errors import Conflict, Forbidden, NotFound, RuleViolation, ValidationError
+from peerloop.db import for_update
+from peerloop.errors import Conflict, RuleViolation, ValidationError
 from peerloop.extensions import db
 from peerloop.scheduling.models import SessionStatus, TutoringSession
 from peerloop.video.models import Assessment
+from peerloop.video.services import session_for_participant
 
 MAX_COMMENT = 2000
-NOT_PARTICIPANT = "You're not part of this session."
 ALREADY_GIVEN = "You have already left feedback for this session."
 NOT_RATEABLE = (SessionStatus.cancelled, SessionStatus.no_show)
-UNSEEN = (SessionStatus.held, SessionStatus.lapsed)  # not a booked session yet (or never): 404
-
-
-def _session_for(user: User, session_id) -> TutoringSession:
-    uid = parse_uuid(session_id)
-    session = db.session.get(TutoringSession, uid) if uid else None
-    if session is None or session.status in UNSEEN:
-        raise NotFound("No such session.")
-    if user.id not in (session.teacher_id, session.student_id):
-        raise Forbidden(NOT_PARTICIPANT, code="not_participant")
-    return session
 
 
 def _clean(rating, comment) -> tuple[int, str | None]:
@@ -96,7 +85,7 @@ def leave_feedback(user: User, session_id, *, rating, comment=None, now: datetim
     :raise RuleViolation: ``not_finished`` (before the scheduled end), ``not_rateable`` (cancelled, no-show).
     :raise Conflict: ``already_given``, also when a twin request wins the race.
     """
-    session = _session_for(user, session_id)
+    session = session_for_participant(user, session_id)  # 404, or 403 not_participant
     rating, comment = _clean(rating, comment)
     _check_rateable(session, now)
     # Under the session's lock: its status may be changing (settlement), and two ratings of one

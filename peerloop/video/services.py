@@ -64,7 +64,8 @@ def join_window(session: TutoringSession) -> tuple[datetime, datetime]:
     return session.scheduled_start - JOIN_OPENS, session.scheduled_end + grace()
 
 
-def _session_for(user: User, session_id) -> TutoringSession:
+def session_for_participant(user: User, session_id) -> TutoringSession:
+    """The booked session, for one of its two people. :raise NotFound, Forbidden (``not_participant``)."""
     uid = parse_uuid(session_id)
     session = db.session.get(TutoringSession, uid) if uid else None
     if session is None or session.status in (SessionStatus.held, SessionStatus.lapsed):
@@ -94,7 +95,7 @@ def join(user: User, session_id, *, now: datetime) -> str:
     :raise NotFound: no such session. :raise Forbidden: ``not_participant``.
     :raise RuleViolation: ``not_open_yet``, ``closed``. :raise ProviderUnavailable: ``video_unavailable``.
     """
-    session = _session_for(user, session_id)
+    session = session_for_participant(user, session_id)
     _check_window(session, now)
     video = provider()
     options = CreateRoomOptions(
