@@ -29,15 +29,19 @@ class ConsoleHome(SecureIndexView):
         from peerloop.admin.contests import open_contest_count
         from peerloop.admin.scheduling import late_cancellations
         from peerloop.admin.studio_review import waiting_for_review
+        from peerloop.certification import metrics
         from peerloop.payments.services import payout_overview
 
+        now = clock.now()
         return self.render(
             "admin/console_home.html",
             stats=management.console_stats(),
             payouts=payout_overview(),
-            late=late_cancellations(clock.now()),
+            late=late_cancellations(now),
             contests=open_contest_count(),
             review_requests=waiting_for_review(),
+            flywheel=metrics.flywheel(),
+            waiting=metrics.stale_requests(now),
         )
 
 

@@ -63,7 +63,15 @@ class StudioHome(SecureIndexView):
 
     @expose("/")
     def index(self):
-        return self.render("admin/studio_home.html", courses=management.creator_courses(current_user.id))
+        from peerloop.certification import metrics
+
+        courses = management.creator_courses(current_user.id)
+        return self.render(
+            "admin/studio_home.html",
+            courses=courses,
+            # Only the creator's own courses; none at all when they have none.
+            flywheel=metrics.flywheel([row["course"].id for row in courses]),
+        )
 
 
 # --- applying a section's form to the course -------------------------------------------
