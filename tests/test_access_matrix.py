@@ -38,7 +38,14 @@ CONSOLE = [
     "/admin/console_sessions/",
     "/admin/console_session_requests/",
 ]
-STUDIO = ["/studio/", "/studio/courses/", "/studio/courses/new/"]
+STUDIO = [
+    "/studio/",
+    "/studio/courses/",
+    "/studio/courses/new/",
+    "/studio/students/",
+    "/studio/teachers/",
+    "/studio/earnings/",
+]
 
 
 PAGES = [

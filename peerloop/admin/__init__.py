@@ -12,7 +12,7 @@ from peerloop.extensions import db
 
 def init_admin(app: Flask) -> None:
     from peerloop.accounts.models import User
-    from peerloop.admin import console, contests, payments, scheduling, studio, studio_queues
+    from peerloop.admin import console, contests, payments, scheduling, studio, studio_people, studio_queues
     from peerloop.catalog.models import Category, Course
     from peerloop.jobs import FailedJob
     from peerloop.notifications.models import OutboundEmail
@@ -100,4 +100,14 @@ def init_admin(app: Flask) -> None:
         studio_queues.ApplicationQueueView(
             name="Teach applications", endpoint="studio_applications", url="/studio/applications"
         )
+    )
+    # The creator's people and money (peerloop/admin/studio_people.py): read-only, their own courses.
+    creator_studio.add_view(
+        studio_people.StudioStudentsView(name="Students", endpoint="studio_students", url="/studio/students")
+    )
+    creator_studio.add_view(
+        studio_people.StudioTeachersView(name="Student-Teachers", endpoint="studio_teachers", url="/studio/teachers")
+    )
+    creator_studio.add_view(
+        studio_people.StudioEarningsView(name="Earnings", endpoint="studio_earnings", url="/studio/earnings")
     )
