@@ -65,6 +65,7 @@ def run_sweep(now) -> dict:
     Settling runs before the feedback prompts, so a session the sweep completes is asked about in
     the same pass.
     """
+    from peerloop.certification.deactivation import expire_unanswered
     from peerloop.notifications.services import retry_unsent_emails
     from peerloop.payments.services import expire_stale_checkouts, resume_approved_batches
     from peerloop.scheduling.services import lapse_expired_holds
@@ -78,6 +79,7 @@ def run_sweep(now) -> dict:
         "webhook_events_retried": retry_unprocessed_events,
         "checkouts_expired": expire_stale_checkouts,
         "holds_lapsed": lapse_expired_holds,
+        "teacher_changes_expired": expire_unanswered,
         "payouts_settled": resume_approved_batches,
         "reminders_sent": send_reminders,
         "sessions_settled": settle_ended_sessions,

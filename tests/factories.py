@@ -135,6 +135,8 @@ def student_teacher(user: User, course: Course, **overrides) -> StudentTeacher:
     values.update(overrides)
     row = StudentTeacher(**values)
     db.session.add(row)
+    if row.is_active:
+        user.is_student_teacher = True  # approval switches "Available as Student-Teacher" on
     db.session.commit()
     return row
 

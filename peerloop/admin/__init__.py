@@ -12,7 +12,16 @@ from peerloop.extensions import db
 
 def init_admin(app: Flask) -> None:
     from peerloop.accounts.models import User
-    from peerloop.admin import console, contests, payments, scheduling, studio, studio_people, studio_queues
+    from peerloop.admin import (
+        console,
+        contests,
+        payments,
+        scheduling,
+        studio,
+        studio_deactivate,
+        studio_people,
+        studio_queues,
+    )
     from peerloop.catalog.models import Category, Course
     from peerloop.jobs import FailedJob
     from peerloop.notifications.models import OutboundEmail
@@ -110,4 +119,10 @@ def init_admin(app: Flask) -> None:
     )
     creator_studio.add_view(
         studio_people.StudioEarningsView(name="Earnings", endpoint="studio_earnings", url="/studio/earnings")
+    )
+    # Reached from the Student-Teachers page (peerloop/admin/studio_deactivate.py); not in the menu.
+    creator_studio.add_view(
+        studio_deactivate.DeactivateTeacherView(
+            name="Deactivate a Student-Teacher", endpoint="studio_deactivate", url="/studio/deactivate"
+        )
     )

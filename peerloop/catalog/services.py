@@ -219,6 +219,7 @@ def _st_query(course: Course):
         .where(
             StudentTeacher.course_id == course.id,
             StudentTeacher.is_active.is_(True),
+            User.is_student_teacher.is_(True),  # the "Available as Student-Teacher" toggle
             User.deleted_at.is_(None),
             User.id != course.creator_id,
         )

@@ -9,8 +9,9 @@ from flask_login import current_user, login_required
 from peerloop import clock
 from peerloop.accounts.serializers import user_card_json
 from peerloop.api import json_body, page_args, paginated
-from peerloop.certification import services
+from peerloop.certification import deactivation, services
 from peerloop.certification.models import Certificate, CertificationRequest, TeachApplication
+from peerloop.errors import NotFound
 from peerloop.scheduling.services import iso_z
 from peerloop.urls import external_url
 
@@ -163,3 +164,73 @@ def reject_application(application_id: str):
     data = json_body()
     item = services.reject_application(current_user, application_id[:64], note=data.get("note"), now=clock.now())
     return jsonify(application_json(item))
+
+
+def _toggle_json(user) -> dict:
+    return {
+        "available": bool(user.is_student_teacher),
+        "courses": [_course(course) for course in services.teaching_courses(user)],
+    }
+
+
+@bp.get("/me/student-teacher")
+@login_required
+def my_toggle():
+    """The "Available as Student-Teacher" toggle and the courses it covers (empty for non-S-Ts)."""
+    return jsonify(_toggle_json(current_user))
+
+
+@bp.put("/me/student-teacher")
+@login_required
+def set_my_toggle():
+    services.set_available(current_user, json_body().get("available"), now=clock.now())
+    return jsonify(_toggle_json(current_user))
+
+
+# --- deactivating an S-T, and the student's answer -----------------------------------------------
+
+
+def teacher_change_json(change, *, sessions=None) -> dict:
+    data = {
+        "id": str(change.id),
+        "status": change.status.value,
+        "course": _course(change.course),
+        "from_teacher": user_card_json(change.from_teacher),
+        "to_teacher": user_card_json(change.to_teacher),
+        "expires_at": iso_z(change.expires_at),
+        "decided_at": iso_z(change.decided_at) if change.decided_at else None,
+    }
+    if sessions is not None:
+        data["sessions"] = [{"id": str(s.id), "start": iso_z(s.scheduled_start)} for s in sessions]
+    return data
+
+
+@bp.post("/student-teachers/<student_teacher_id>/deactivate")
+@login_required
+def deactivate_student_teacher(student_teacher_id: str):
+    data = json_body()
+    outcome = deactivation.deactivate(
+        current_user, student_teacher_id[:64], plan=data.get("plan"), reason=data.get("reason"), now=clock.now()
+    )
+    return jsonify({"is_active": False, "students_offered": outcome.offered, "sessions_cancelled": outcome.cancelled})
+
+
+@bp.get("/teacher-changes")
+@login_required
+def my_teacher_changes():
+    now = clock.now()
+    return jsonify(
+        items=[
+            teacher_change_json(change, sessions=deactivation.sessions_covered(change, now=now))
+            for change in deactivation.pending_changes(current_user)
+        ]
+    )
+
+
+@bp.post("/teacher-changes/<change_id>/<answer>")
+@login_required
+def answer_teacher_change(change_id: str, answer: str):
+    if answer not in ("accept", "decline"):
+        raise NotFound("No such action.")
+    use_case = deactivation.accept if answer == "accept" else deactivation.decline
+    return jsonify(teacher_change_json(use_case(current_user, change_id[:64], now=clock.now())))

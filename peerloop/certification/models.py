@@ -113,3 +113,35 @@ class TeachApplication(UUIDPrimaryKey, CreatedAt, db.Model):
 
     user: Mapped[User] = relationship(foreign_keys=[user_id])
     course: Mapped[Course] = relationship()
+
+
+class TeacherChangeStatus(enum.StrEnum):
+    pending = "pending"
+    accepted = "accepted"
+    declined = "declined"
+    expired = "expired"  # no answer before the first of the sessions it covers
+
+
+class TeacherChange(UUIDPrimaryKey, CreatedAt, db.Model):
+    """A deactivated S-T's student is offered another teacher for their upcoming sessions: the
+    sessions move only with the student's consent; declined or unanswered, they are cancelled."""
+
+    __tablename__ = "teacher_changes"
+    __table_args__ = (sa.Index("ix_teacher_changes_status_expires", "status", "expires_at"),)
+
+    enrollment_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("enrollments.id", ondelete="CASCADE"), index=True)
+    course_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("courses.id"))
+    student_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    from_teacher_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id"))
+    to_teacher_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id"))
+    proposed_by: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id"))
+    status: Mapped[TeacherChangeStatus] = mapped_column(
+        enum_column(TeacherChangeStatus, "teacher_change_status"), default=TeacherChangeStatus.pending
+    )
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    student: Mapped[User] = relationship(foreign_keys=[student_id])
+    from_teacher: Mapped[User] = relationship(foreign_keys=[from_teacher_id])
+    to_teacher: Mapped[User] = relationship(foreign_keys=[to_teacher_id])
+    course: Mapped[Course] = relationship()

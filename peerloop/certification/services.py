@@ -433,3 +433,36 @@ def reject_application(user: User, application_id, *, note, now: datetime) -> Te
     )
     db.session.commit()
     return application
+
+
+# --- the "Available as Student-Teacher" toggle --------------------------------------------------
+
+
+def teaching_courses(user: User) -> list[Course]:
+    """The courses the person is an active S-T of (the creator's grant), by title."""
+    return list(
+        db.session.scalars(
+            sa.select(Course)
+            .join(StudentTeacher, StudentTeacher.course_id == Course.id)
+            .where(StudentTeacher.user_id == user.id, StudentTeacher.is_active.is_(True))
+            .order_by(Course.title)
+        )
+    )
+
+
+def set_available(user: User, available, *, now: datetime) -> bool:
+    """Switch "Available as Student-Teacher": off hides the person from new bookings of every course
+    they teach; booked sessions stay, can be moved and are paid. The grant (``is_active``) and the
+    holiday pause (availability) are separate switches.
+
+    :raise ValidationError (``available`` not a boolean), Forbidden (not an active S-T).
+    """
+    if not isinstance(available, bool):
+        raise ValidationError("Send true or false.", fields={"available": "Must be true or false."})
+    if not teaching_courses(user):
+        raise Forbidden("Only a certified Student-Teacher has this switch.")
+    user = _lock(User, user.id)
+    user.is_student_teacher = available
+    user.updated_at = now
+    db.session.commit()
+    return available

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, abort, current_app, render_template
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
 
+from peerloop import clock
 from peerloop.certification import pdf, services
 from peerloop.errors import DomainError
 from peerloop.timezones import format_local
@@ -75,3 +77,56 @@ def certificate_pdf(certificate_id: str):
     response.headers["Content-Disposition"] = f'inline; filename="peerloop-certificate-{found.id}.pdf"'
     response.headers["Cache-Control"] = "no-cache"
     return response
+
+
+@bp.post("/dashboard/student-teacher")
+@login_required
+def set_available():
+    """The dashboard's "Available as Student-Teacher" switch (a checkbox: absent means off)."""
+    available = request.form.get("available") == "on"
+    try:
+        services.set_available(current_user, available, now=clock.now())
+    except DomainError as error:
+        flash(error.message, "error")
+    else:
+        if available:
+            flash("You're available as a Student-Teacher: students can book you.", "success")
+        else:
+            flash("You're hidden from new bookings. Your booked sessions stay as they are.", "success")
+    return redirect(url_for("payments.dashboard"))
+
+
+# --- a deactivated S-T's student answers the offer of another teacher ----------------------------
+
+
+@bp.route("/teacher-changes/<change_id>", methods=["GET", "POST"])
+@login_required
+def teacher_change_page(change_id: str):
+    from peerloop.certification import deactivation
+
+    now = clock.now()
+    try:
+        change = deactivation.teacher_change(current_user, change_id[:64])
+    except DomainError:
+        abort(404)
+    if request.method == "POST":
+        answer = request.form.get("answer")
+        if answer not in ("accept", "decline"):
+            flash("Choose Accept or Decline.", "error")
+            return redirect(url_for("certification.teacher_change_page", change_id=change.id))
+        try:
+            if answer == "accept":
+                deactivation.accept(current_user, change.id, now=now)
+                flash(f"Done: your sessions are now with {change.to_teacher.name}.", "success")
+            else:
+                deactivation.decline(current_user, change.id, now=now)
+                flash("Your sessions were cancelled and are not used up: book another teacher when you're ready.")
+        except DomainError as error:
+            flash(error.message, "error")
+        return redirect(url_for("payments.dashboard"))
+    return render_template(
+        "certification/teacher_change.html",
+        change=change,
+        sessions=deactivation.sessions_covered(change, now=now) if change.status.value == "pending" else [],
+        open=change.status.value == "pending" and change.expires_at > now,
+    )

@@ -144,6 +144,8 @@ def checkout_cancelled(slug: str):
 @bp.get("/dashboard")
 @login_required
 def dashboard():
+    from peerloop.certification.deactivation import pending_changes
+    from peerloop.certification.services import teaching_courses
     from peerloop.scheduling import requests as session_requests
     from peerloop.scheduling.services import student_sessions
 
@@ -151,6 +153,8 @@ def dashboard():
     return render_template(
         "payments/dashboard.html",
         rows=rows,
+        teaching_courses=teaching_courses(current_user),
+        teacher_changes=pending_changes(current_user),
         sessions=student_sessions(current_user, now=clock.now()),
         requests=session_requests.requests_for(current_user, role="student", limit=20),
     )

@@ -126,6 +126,8 @@ def teacher_availability(teacher_id: str):
         course = catalog.get_course(request.args["course_id"], viewer=current_user, with_details=False)
         if course is None or not services.teaches_course(teacher.id, course):
             raise NotFound("This teacher does not teach that course.")
+        if not services.takes_new_students(teacher, course):
+            raise NotFound("This teacher is not taking new bookings for that course.")
     if request.args.get("tz"):
         services.parse_timezone(request.args["tz"])
     free = services.free_slots_for(

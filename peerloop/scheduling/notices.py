@@ -89,3 +89,16 @@ def cancelled(session: TutoringSession, *, by: User | None, now: datetime) -> No
         key="cancelled",
         now=now,
     )
+
+
+def teacher_changed(session: TutoringSession, *, previous: User, now: datetime) -> None:
+    """The student agreed to a new teacher in place of a deactivated one: the time stays."""
+    _send(
+        session,
+        "session_teacher_changed",
+        title_for=lambda other, when: f"New teacher: {_label(session)}, {when}",
+        body_for=lambda other, when: f"{_label(session)} on {when} is now with {session.teacher.name} "
+        f"(instead of {previous.name}). The attached calendar file updates your calendar.",
+        key=f"teacher-{session.sequence}",
+        now=now,
+    )

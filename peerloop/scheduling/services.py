@@ -163,8 +163,11 @@ def teaches_course(teacher_id: uuid.UUID, course: Course) -> bool:
 
 def course_teacher_ids(course: Course) -> list[uuid.UUID]:
     """The course's active S-Ts and, when they have set availability, its creator (one query)."""
-    sts = sa.select(StudentTeacher.user_id.label("uid")).where(
-        StudentTeacher.course_id == course.id, StudentTeacher.is_active.is_(True)
+    sts = (
+        sa.select(StudentTeacher.user_id.label("uid"))
+        .join(User, User.id == StudentTeacher.user_id)
+        .where(StudentTeacher.course_id == course.id, StudentTeacher.is_active.is_(True))
+        .where(User.is_student_teacher.is_(True))
     )
     creator = sa.select(AvailabilitySettings.user_id.label("uid")).where(
         AvailabilitySettings.user_id == course.creator_id
@@ -764,7 +767,15 @@ def _course(course_id) -> Course:
     return course
 
 
-def _teacher(teacher_id, course: Course, *, student: User) -> User:
+def takes_new_students(teacher: User, course: Course) -> bool:
+    """The "Available as Student-Teacher" toggle: off, an S-T is hidden from new bookings (their
+    booked sessions stay). A creator teaching their own course has no such switch."""
+    return teacher.id == course.creator_id or teacher.is_student_teacher
+
+
+def _teacher(teacher_id, course: Course, *, student: User, new_booking: bool = True) -> User:
+    """The course's teacher a student books. ``new_booking=False`` when the teacher agreed to the time
+    themselves (they accepted a request or countered it): the toggle is theirs to overrule."""
     uid = parse_uuid(teacher_id)
     teacher = db.session.get(User, uid) if uid else None
     if teacher is None or teacher.deleted_at is not None or teacher.id == student.id or not teaches_course(uid, course):
@@ -772,6 +783,12 @@ def _teacher(teacher_id, course: Course, *, student: User) -> User:
             "Choose one of this course's Student-Teachers.",
             code="not_a_teacher",
             fields={"teacher_id": "Not a Student-Teacher of this course."},
+        )
+    if new_booking and not takes_new_students(teacher, course):
+        raise RuleViolation(
+            f"{teacher.name} is not taking new bookings right now. Choose another Student-Teacher.",
+            code="not_a_teacher",
+            fields={"teacher_id": "Not taking new bookings."},
         )
     return teacher
 
@@ -887,7 +904,8 @@ def book(
         return earlier
     course = _course(course_id)
     enrollment = student_enrollment(student, course)
-    teacher = _teacher(teacher_id, course, student=student)
+    # A time outside the published slots is one the teacher agreed to (an accepted request).
+    teacher = _teacher(teacher_id, course, student=student, new_booking=within_availability)
     enrollment = lock_enrollment(enrollment.id)
     lock_users(teacher.id, student.id)
     # Again under the locks: a repeat sent while the first request was still running waited for it here.
