@@ -146,7 +146,7 @@ def fits_390(page: Page, where: str) -> None:
 
 
 @pytest.mark.xfail(strict=True, raises=ProductGap, reason=MISSING_PAGES)
-def test_the_flywheel_walked_in_the_browser(browser: Browser, base_url, walk, cast, screenshot):
+def test_the_flywheel_walked_in_the_browser(browser: Browser, base_url, walk, cast, screenshot, screenshot_dir):
     from peerloop import clock
     from peerloop.certification import services as certification
     from peerloop.scheduling.services import book
@@ -211,6 +211,7 @@ def test_the_flywheel_walked_in_the_browser(browser: Browser, base_url, walk, ca
             "with kind=certification_assessment books one",
         ):
             offer.first.click()
+            student.goto(f"{student.url.split('#')[0]}{'&' if '?' in student.url else '?'}date={ASSESSMENT:%Y-%m-%d}")
             student.locator(f'a.slot[data-utc="{ASSESSMENT:%Y-%m-%dT%H:%M:%SZ}"]').first.click()
             expect(student.get_by_text("Certification Assessment").first).to_be_visible()
             student.get_by_role("button", name="Confirm booking").click()
@@ -379,10 +380,14 @@ def test_the_flywheel_walked_in_the_browser(browser: Browser, base_url, walk, ca
         sofia = visitor.locator("article.teacher-card").filter(has_text="Sofia Student")
         expect(sofia).to_be_visible()
         expect(sofia.locator("a.slot").first).to_be_visible()
-        sofia.scroll_into_view_if_needed()
         screenshot(visitor, "flywheel-11-course-page-390")
+        sofia.screenshot(path=str(screenshot_dir / "flywheel-11-course-page-card-390.png"))
         visitor.goto(f"/courses/{cast.slug}/teachers")
         expect(visitor.locator("#main")).to_contain_text("Sofia Student")
+        # The day view a student books from: her slots on Wednesday, next to Theo's.
+        visitor.goto(f"/courses/{cast.slug}/schedule?date={END + timedelta(days=1):%Y-%m-%d}")
+        expect(visitor.locator("#main").get_by_text("Sofia Student").first).to_be_visible()
+        screenshot(visitor, "flywheel-11-day-view-390")
     finally:
         for context in contexts.values():
             context.close()
