@@ -136,7 +136,7 @@ def test_the_eleven_steps_from_student_to_bookable_student_teacher(app, client, 
     assert marked.status_code == 303 and marked.headers["Location"].endswith(f"{learn}#module-{last.id}")
     page = text(student_pages.get(learn))
     assert "4 of 4 modules done" in page and 'aria-valuenow="4"' in page and "width: 100%" in page
-    assert "All modules done: ask your Student-Teacher for a Certification Assessment</p>" in page
+    assert "All modules done" in page
     assert "data-learn-all-done hidden" not in page
 
     # 2. The Certification Assessment, with her own S-T (another S-T of the course is refused).
@@ -236,6 +236,10 @@ def test_the_eleven_steps_from_student_to_bookable_student_teacher(app, client, 
     row = next(item for item in mine if item["id"] == enrollment_id)
     assert (row["status"], row["session_count"], row["sessions_used"]) == ("completed", 2, 0)
     assert (row["modules_done"], row["modules_total"]) == (4, 4)
+    regular = {"course_id": course_id, "teacher_id": str(f.teacher.id), "start": at(3, 9).isoformat()}
+    after_certificate = client.post("/api/sessions", json=regular, headers=student_api)
+    assert after_certificate.status_code == 201, after_certificate.get_json()
+    assert after_certificate.get_json()["number"] == 1  # the first of her two paid sessions, still hers
 
     # 8. The student applies to teach; twice is a 409.
     applied = client.post(apply_path, json={"message": "I'd love to teach it."}, headers=student_api)
