@@ -9,6 +9,7 @@ revoke a certificate, and gets 403 on approve and reject. Someone else's request
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -54,8 +55,116 @@ def _lock(model, row_id: uuid.UUID):
 
 
 def teaches(user: User, enrollment: Enrollment) -> bool:
-    """The enrollment's S-T, or the course's creator (who may teach their own course)."""
-    return user.id in (enrollment.student_teacher_id, enrollment.course.creator_id)
+    """The course's creator (who may teach their own course), or the enrollment's S-T while they
+    still hold the grant to teach it (a deactivated or revoked S-T recommends no one)."""
+    if user.id == enrollment.course.creator_id:
+        return True
+    if user.id != enrollment.student_teacher_id:
+        return False
+    return (
+        db.session.scalar(
+            sa.select(StudentTeacher.id).where(
+                StudentTeacher.user_id == user.id,
+                StudentTeacher.course_id == enrollment.course_id,
+                StudentTeacher.is_active.is_(True),
+            )
+        )
+        is not None
+    )
+
+
+@dataclass(frozen=True)
+class FlywheelStep:
+    """Where one enrollment stands after the modules: what My courses and Teaching offer next."""
+
+    assessment: object | None = None  # the upcoming Certification Assessment session
+    request: CertificationRequest | None = None  # a recommendation waiting for the creator
+    certificate: Certificate | None = None  # the live completion or mastery certificate
+    application: TeachApplication | None = None  # an application to teach waiting for the creator
+    teaching: bool = False  # an active S-T of the course
+
+
+def flywheel_steps(enrollments: list[Enrollment], *, now: datetime) -> dict[uuid.UUID, FlywheelStep]:
+    """Each enrollment's step, in five statements whatever the number of enrollments."""
+    from peerloop.scheduling.models import SessionKind, SessionStatus, TutoringSession
+
+    if not enrollments:
+        return {}
+    ids = [e.id for e in enrollments]
+    pairs = {(e.student_id, e.course_id): e.id for e in enrollments}
+    students = {e.student_id for e in enrollments}
+    courses = {e.course_id for e in enrollments}
+    assessments = {
+        s.enrollment_id: s
+        for s in db.session.scalars(
+            sa.select(TutoringSession)
+            .where(
+                TutoringSession.enrollment_id.in_(ids),
+                TutoringSession.kind == SessionKind.certification_assessment,
+                TutoringSession.status == SessionStatus.scheduled,
+                TutoringSession.scheduled_end > now,
+            )
+            .order_by(TutoringSession.scheduled_start.desc())
+        )
+    }
+    requests = {
+        r.enrollment_id: r
+        for r in db.session.scalars(
+            sa.select(CertificationRequest).where(
+                CertificationRequest.enrollment_id.in_(ids), CertificationRequest.status == DecisionStatus.pending
+            )
+        )
+    }
+
+    def by_pair(rows, user_attr: str) -> dict:
+        found = {}
+        for row in rows:
+            enrollment_id = pairs.get((getattr(row, user_attr), row.course_id))
+            if enrollment_id is not None:
+                found[enrollment_id] = row
+        return found
+
+    certificates = by_pair(
+        db.session.scalars(
+            sa.select(Certificate).where(
+                Certificate.user_id.in_(students),
+                Certificate.course_id.in_(courses),
+                Certificate.type.in_(CERTIFIED_TYPES),
+                Certificate.revoked_at.is_(None),
+            )
+        ),
+        "user_id",
+    )
+    applications = by_pair(
+        db.session.scalars(
+            sa.select(TeachApplication).where(
+                TeachApplication.user_id.in_(students),
+                TeachApplication.course_id.in_(courses),
+                TeachApplication.status == DecisionStatus.pending,
+            )
+        ),
+        "user_id",
+    )
+    teaching = by_pair(
+        db.session.scalars(
+            sa.select(StudentTeacher).where(
+                StudentTeacher.user_id.in_(students),
+                StudentTeacher.course_id.in_(courses),
+                StudentTeacher.is_active.is_(True),
+            )
+        ),
+        "user_id",
+    )
+    return {
+        enrollment_id: FlywheelStep(
+            assessment=assessments.get(enrollment_id),
+            request=requests.get(enrollment_id),
+            certificate=certificates.get(enrollment_id),
+            application=applications.get(enrollment_id),
+            teaching=enrollment_id in teaching,
+        )
+        for enrollment_id in ids
+    }
 
 
 # --- recommendation ---------------------------------------------------------------------------

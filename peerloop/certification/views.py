@@ -130,3 +130,49 @@ def teacher_change_page(change_id: str):
         sessions=deactivation.sessions_covered(change, now=now) if change.status.value == "pending" else [],
         open=change.status.value == "pending" and change.expires_at > now,
     )
+
+
+# --- the S-T recommends from Teaching; the certified student applies to teach ----------------------
+
+
+@bp.post("/teaching/students/<enrollment_id>/recommend")
+@login_required
+def recommend(enrollment_id: str):
+    try:
+        item = services.recommend(current_user, enrollment_id[:64], note=request.form.get("note"), now=clock.now())
+    except DomainError as error:
+        flash(error.message, "error")
+    else:
+        flash(
+            f"You recommended {item.student.name} for certification: {item.course.creator.name}, the course's "
+            "creator, decides next.",
+            "success",
+        )
+    return redirect(url_for("scheduling.teaching", _anchor="students-heading"))
+
+
+@bp.route("/courses/<slug>/teach", methods=["GET", "POST"])
+@login_required
+def apply_to_teach(slug: str):
+    from peerloop.catalog.services import get_course
+
+    course = get_course(slug[:200], viewer=current_user, with_details=False)
+    if course is None:
+        abort(404)
+    certificate = services.valid_certificate(current_user.id, course.id)
+    error = None
+    if request.method == "POST":
+        try:
+            services.apply_to_teach(current_user, course.id, message=request.form.get("message"), now=clock.now())
+        except DomainError as problem:
+            error = problem.message
+        else:
+            flash(f"Your application to teach {course.title} is waiting for {course.creator.name}.", "success")
+            return redirect(url_for("payments.dashboard"))
+    return render_template(
+        "certification/apply.html",
+        course=course,
+        certificate=certificate,
+        message=request.form.get("message", ""),
+        error=error,
+    ), (400 if error else 200)

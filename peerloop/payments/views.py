@@ -145,7 +145,7 @@ def checkout_cancelled(slug: str):
 @login_required
 def dashboard():
     from peerloop.certification.deactivation import pending_changes
-    from peerloop.certification.services import teaching_courses
+    from peerloop.certification.services import flywheel_steps, teaching_courses
     from peerloop.scheduling import requests as session_requests
     from peerloop.scheduling.services import student_sessions
 
@@ -154,6 +154,7 @@ def dashboard():
         "payments/dashboard.html",
         rows=rows,
         teaching_courses=teaching_courses(current_user),
+        steps=flywheel_steps([row.enrollment for row in rows], now=clock.now()),
         teacher_changes=pending_changes(current_user),
         sessions=student_sessions(current_user, now=clock.now()),
         requests=session_requests.requests_for(current_user, role="student", limit=20),

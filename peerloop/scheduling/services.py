@@ -1367,8 +1367,11 @@ class DayView:
         return bool(self.days_with_slots)
 
 
-def course_day_view(course: Course, *, day: date | None, timezone: str, now: datetime, viewer=None) -> DayView:
-    """The teachers of ``course`` with free slots on ``day`` (the first day with any when None).
+def course_day_view(
+    course: Course, *, day: date | None, timezone: str, now: datetime, viewer=None, only_teacher=None
+) -> DayView:
+    """The teachers of ``course`` with free slots on ``day`` (the first day with any when None);
+    ``only_teacher`` keeps one (the Certification Assessment is booked with one's own S-T).
 
     A fixed number of queries whatever the number of teachers.
     """
@@ -1376,6 +1379,8 @@ def course_day_view(course: Course, *, day: date | None, timezone: str, now: dat
 
     zone = zone_for(timezone)
     cards = course_teachers(course)
+    if only_teacher is not None:
+        cards = [card for card in cards if card.user.id == only_teacher]
     free = free_slots_for([c.user.id for c in cards], now=now, student_id=_viewer_id(viewer))
     by_day: dict[date, dict[uuid.UUID, list[datetime]]] = {}
     for uid, times in free.items():

@@ -336,6 +336,9 @@ def teaching():
     countered = [r for r in all_requests if r.status == RequestStatus.countered]
     answered = [r for r in all_requests if r.status not in OPEN_REQUEST_STATUSES][:10]
     saved = services.availability_json(current_user)
+    students = _students(sessions, now=now)
+    from peerloop.certification.services import flywheel_steps
+
     return render_template(
         "scheduling/teaching.html",
         today=today_list,
@@ -345,7 +348,8 @@ def teaching():
         pending=pending,
         countered=countered,
         answered=answered,
-        students=_students(sessions, now=now),
+        students=students,
+        steps=flywheel_steps([row.enrollment for row in students if row.enrollment], now=now),
         availability=saved,
         has_hours=bool(saved["weekly"] or saved["overrides"]),
         now=now,

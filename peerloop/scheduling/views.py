@@ -49,6 +49,23 @@ def _start_arg(value: str | None) -> datetime | None:
 # --- the day view -----------------------------------------------------------------------
 
 
+ASSESSMENT = "assessment"  # ``?for=assessment``: the booking pages book the Certification Assessment
+
+
+def _assessment_teacher(course, enrollment):
+    """Whom the student books their assessment with (their S-T, else the creator), or None with a
+    flash saying why the assessment cannot be booked yet."""
+    from peerloop.enrollment.progress import all_modules_done
+
+    if enrollment is None:
+        flash("Enroll in the course first.", "error")
+        return None
+    if not all_modules_done(enrollment):
+        flash("Tick off every module first: the assessment comes after the course.", "error")
+        return None
+    return enrollment.student_teacher_id or course.creator_id
+
+
 @bp.get("/courses/<slug>/schedule")
 def schedule(slug: str):
     course = _course_or_404(slug)
@@ -58,8 +75,18 @@ def schedule(slug: str):
     except DomainError:
         flash("That date is not one we can show: here is the first day with free times.", "error")
         day = None
-    view = services.course_day_view(course, day=day, timezone=zone, now=clock.now(), viewer=current_user)
     enrollment = live_enrollment(current_user.id, course.id) if current_user.is_authenticated else None
+    purpose = request.args.get("for")
+    only_teacher = None
+    if purpose == ASSESSMENT:
+        only_teacher = _assessment_teacher(course, enrollment)
+        if only_teacher is None:
+            return redirect(url_for("scheduling.schedule", slug=course.slug))
+    else:
+        purpose = None
+    view = services.course_day_view(
+        course, day=day, timezone=zone, now=clock.now(), viewer=current_user, only_teacher=only_teacher
+    )
     counts = services.session_counts([enrollment.id])[enrollment.id] if enrollment else None
     return render_template(
         "scheduling/schedule.html",
@@ -69,6 +96,7 @@ def schedule(slug: str):
         counts=counts,
         calendar=_calendar_days(view, zone),
         reschedule_id=request.args.get("reschedule"),
+        purpose=purpose,
     )
 
 
@@ -108,6 +136,10 @@ def confirm(slug: str):
         return redirect(
             url_for("payments.enroll_confirm", slug=course.slug, teacher=teacher_id, start=services.iso_z(start))
         )
+    purpose = ASSESSMENT if request.args.get("for") == ASSESSMENT else None
+    if purpose and _assessment_teacher(course, enrollment) != card.user.id:
+        flash("Book the assessment with your own Student-Teacher.", "error")
+        return redirect(url_for("scheduling.schedule", slug=course.slug, **{"for": ASSESSMENT}))
     counts = services.session_counts([enrollment.id])[enrollment.id]
     return render_template(
         "scheduling/confirm.html",
@@ -118,6 +150,7 @@ def confirm(slug: str):
         enrollment=enrollment,
         number=counts.used + 1,
         day=start.astimezone(services.zone_for(current_user.timezone)).date(),
+        purpose=purpose,
     )
 
 
@@ -125,6 +158,7 @@ def confirm(slug: str):
 @login_required
 def book(slug: str):
     course = _course_or_404(slug)
+    assessment = request.form.get("for") == ASSESSMENT
     try:
         session = services.book(
             current_user,
@@ -132,13 +166,17 @@ def book(slug: str):
             teacher_id=request.form.get("teacher"),
             start=request.form.get("start"),
             agenda=request.form.get("agenda"),
+            kind="certification_assessment" if assessment else "regular",
             now=clock.now(),
         )
     except DomainError as error:
         flash(error.message, "error")
         if error.code == "not_enrolled":
             return redirect(url_for("catalog.course", slug=course.slug), code=303)
-        return redirect(url_for("scheduling.schedule", slug=course.slug), code=303)
+        if assessment and error.code in ("modules_incomplete", "assessment_booked", "not_your_teacher"):
+            return redirect(url_for("payments.dashboard"), code=303)
+        again = {"for": ASSESSMENT} if assessment else {}  # another time, still for the assessment
+        return redirect(url_for("scheduling.schedule", slug=course.slug, **again), code=303)
     flash("Booked. It's in your sessions, and an email with the calendar file is on its way.", "success")
     return redirect(url_for("scheduling.session_page", session_id=session.id, booked=1), code=303)
 
