@@ -263,10 +263,24 @@ def test_students_are_paged_by_25(client, make, login_as, world):
 
 
 def test_students_page_reads_a_fixed_number_of_statements(client, make, login_as, world, now, count_selects):
+    modules = world.python.modules
+
     def add_students(n):
-        for _ in range(n):
-            enrollment = make.enrollment(make.user(), world.python, student_teacher_id=world.teacher.id)
-            session(enrollment, world.teacher, now - timedelta(days=3, hours=3 * n + _))
+        for i in range(n):
+            student = make.user()
+            enrollment = make.enrollment(student, world.python, student_teacher_id=world.teacher.id)
+            session(enrollment, world.teacher, now - timedelta(days=3, hours=3 * n + i))
+            db.session.add(ModuleProgress(enrollment_id=enrollment.id, module_id=modules[0].id, is_complete=True))
+            db.session.add(
+                Certificate(
+                    user_id=student.id,
+                    course_id=world.python.id,
+                    type=CertificateType.completion,
+                    issued_at=now,
+                    issued_by=world.ada.id,
+                )
+            )
+            db.session.commit()
 
     add_students(2)
     login_as(world.ada)
@@ -558,10 +572,13 @@ def test_another_creator_sees_only_their_own_money(client, login_as, money_world
     assert "Python basics" not in html and "Una Buyer" not in html
 
 
-def test_earnings_with_no_sales(client, make, login_as):
+def test_a_creator_without_courses_sees_empty_pages(client, make, login_as, world):
     login_as(make.creator())
+    assert 'id="no-students"' in page(client, "/studio/students/")
+    assert 'id="no-teachers"' in page(client, "/studio/teachers/")
     html = page(client, "/studio/earnings/")
     assert 'id="no-earnings"' in html and 'id="no-lines"' in html
+    assert 'id="course-filter"' not in html  # nothing to choose from
 
 
 def test_earnings_page_reads_a_fixed_number_of_statements(client, login_as, make, money_world, now, count_selects):
