@@ -215,6 +215,8 @@ def test_the_api(client, world, olive, booked, api_token, make, now):
 def test_the_studio_page_and_the_students_answer_page(client, world, olive, booked, login_as, auth, now):
     row = st_row(world)
     login_as(world.creator)
+    listing = client.get("/studio/teachers/").get_data(as_text=True)
+    assert f'href="/studio/deactivate/{row.id}"' in listing
     page = client.get(f"/studio/deactivate/{row.id}")
     html = page.get_data(as_text=True)
     assert page.status_code == 200
@@ -234,6 +236,7 @@ def test_the_studio_page_and_the_students_answer_page(client, world, olive, book
         as_text=True
     )
     assert "no longer teaches this course" in client.get(f"/studio/deactivate/{row.id}").get_data(as_text=True)
+    assert f'href="/studio/deactivate/{row.id}"' not in client.get("/studio/teachers/").get_data(as_text=True)
     auth.logout()
 
     change = db.session.scalar(sa.select(TeacherChange))
