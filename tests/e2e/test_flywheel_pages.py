@@ -75,8 +75,8 @@ def test_console_overview_shows_the_flywheel_and_who_to_nudge(
         expect(flywheel.locator("#flywheel-completion")).to_contain_text("Target at least 75%")
         expect(flywheel.locator("#flywheel-conversion")).to_contain_text("Target 10–20%")
         table = flywheel.locator("#flywheel-courses")
-        expect(table.get_by_role("link", name="Intro to Claude Code")).to_be_attached()
-        expect(table.get_by_role("link", name="Practical Machine Learning")).to_be_attached()
+        expect(table.get_by_role("rowheader", name="Intro to Claude Code")).to_be_attached()
+        expect(table.get_by_role("rowheader", name="Practical Machine Learning")).to_be_attached()
 
         waiting = page.locator(f'#waiting-list tr[data-id="{tom_waits_nine_days}"]')
         expect(waiting).to_contain_text("9 days")
@@ -104,9 +104,9 @@ def test_studio_home_shows_the_creators_own_flywheel(browser, base_url, log_in, 
         flywheel = page.locator("#flywheel")
         expect(flywheel.get_by_role("heading", name="Your flywheel")).to_be_visible()
         table = flywheel.locator("#flywheel-courses")
-        expect(table.get_by_role("link", name="Intro to Claude Code")).to_be_attached()
+        expect(table.get_by_role("rowheader", name="Intro to Claude Code")).to_be_attached()
         # Priya's course is not Gabriel's.
-        expect(table.get_by_role("link", name="Practical Machine Learning")).to_have_count(0)
+        expect(table.get_by_role("rowheader", name="Practical Machine Learning")).to_have_count(0)
         assert_no_sideways_scroll(page, WIDTHS[size]["width"])
         screenshot(page, f"flywheel-studio-{size}")
     finally:
