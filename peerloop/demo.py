@@ -10,6 +10,10 @@ Enrollments are bought as a visitor buys them, through checkout, the sandbox gat
 and the webhook path's completion service, so each has its transaction and ledger rows and the
 creators have royalties; the creators and Student-Teachers connect a sandbox payout account through
 Connect onboarding. A person with an enrollment in the course, or with a payout account, is skipped.
+
+The certification flywheel after the last module (recommendations, certificates, applications to
+teach) goes through the certification services too, each step dated its own day in the past, so the
+creator's queues and everyone's notifications hold what the product would have made.
 """
 
 from __future__ import annotations
@@ -47,8 +51,17 @@ from peerloop.catalog.models import (
     PeerloopFeatures,
     PrerequisiteType,
 )
-from peerloop.certification.models import Certificate, CertificateType, StudentTeacher
+from peerloop.certification import services as certification
+from peerloop.certification.models import (
+    Certificate,
+    CertificateType,
+    CertificationRequest,
+    DecisionStatus,
+    StudentTeacher,
+    TeachApplication,
+)
 from peerloop.enrollment.models import Enrollment, EnrollmentStatus, ModuleProgress
+from peerloop.enrollment.progress import all_modules_done
 from peerloop.errors import Conflict, NotFound, RuleViolation
 from peerloop.extensions import db
 from peerloop.notifications.models import Notification
@@ -59,6 +72,7 @@ from peerloop.scheduling import services as scheduling
 from peerloop.scheduling.models import (
     AvailabilitySettings,
     NoShowBy,
+    SessionKind,
     SessionRequest,
     SessionStatus,
     TutoringSession,
@@ -80,6 +94,9 @@ DEMO_LOGINS = [
     ("sarah@example.com", "student enrolled in Intro to Claude Code"),
     ("tom@example.com", "student part-way through Practical Machine Learning"),
     ("nina@example.com", "student who finished Data Analysis with pandas"),
+    ("ben@example.com", "student recommended by Aisha after his Certification Assessment, waiting for Gabriel"),
+    ("chloe@example.com", "student certified in Intro to Claude Code, her application to teach waiting for Gabriel"),
+    ("leo@example.com", "student with every module of Intro to Claude Code done: book the Certification Assessment"),
 ]
 
 # (name, slug) in display order, as listed in seed 001.
@@ -283,6 +300,34 @@ USERS = [
         "timezone": "Europe/Warsaw",
         "interests": ["data science", "backend development", "sql"],
         "joined_days_ago": 65,
+    },
+    # The certification flywheel in Intro to Claude Code (see CERTIFICATION below).
+    {
+        "email": "ben@example.com",
+        "handle": "ben",
+        "name": "Ben Carter",
+        "role": PrimaryRole.student,
+        "timezone": "America/Chicago",
+        "interests": ["ai coding", "automation", "small business"],
+        "joined_days_ago": 50,
+    },
+    {
+        "email": "chloe@example.com",
+        "handle": "chloe",
+        "name": "Chloe Dubois",
+        "role": PrimaryRole.student,
+        "timezone": "Europe/Paris",
+        "interests": ["ai coding", "teaching", "web development"],
+        "joined_days_ago": 70,
+    },
+    {
+        "email": "leo@example.com",
+        "handle": "leo",
+        "name": "Leo Martins",
+        "role": PrimaryRole.student,
+        "timezone": "America/Sao_Paulo",
+        "interests": ["ai coding", "automation"],
+        "joined_days_ago": 35,
     },
 ]
 
@@ -1047,6 +1092,32 @@ ENROLLMENTS = [
         "status": EnrollmentStatus.enrolled,
         "enrolled_days_ago": 3,
     },
+    # Every module of Intro to Claude Code (seven) done: Ben and Chloe are further along the
+    # certification flywheel (CERTIFICATION), Leo has yet to book his Certification Assessment.
+    {
+        "student": "ben@example.com",
+        "course": "intro-to-claude-code",
+        "teacher": "aisha@example.com",
+        "status": EnrollmentStatus.in_progress,
+        "enrolled_days_ago": 45,
+        "done_days_ago": [40, 38, 36, 30, 27, 24, 19],
+    },
+    {
+        "student": "chloe@example.com",
+        "course": "intro-to-claude-code",
+        "teacher": "marcus@example.com",
+        "status": EnrollmentStatus.in_progress,  # completed when Gabriel certifies her
+        "enrolled_days_ago": 60,
+        "done_days_ago": [55, 52, 49, 45, 39, 33, 28],
+    },
+    {
+        "student": "leo@example.com",
+        "course": "intro-to-claude-code",
+        "teacher": "aisha@example.com",
+        "status": EnrollmentStatus.in_progress,
+        "enrolled_days_ago": 30,
+        "done_days_ago": [26, 24, 21, 17, 12, 8, 5],
+    },
 ]
 
 _USER_CHILDREN = ("qualifications", "expertise", "interests", "joined_days_ago")
@@ -1411,6 +1482,9 @@ HISTORY = {
         (41, "07:00", "completed"),
         (36, "09:00", "completed"),
     ],
+    ("ben@example.com", "intro-to-claude-code"): [(37, "18:00", "completed"), (23, "19:00", "completed")],
+    ("chloe@example.com", "intro-to-claude-code"): [(50, "17:00", "completed"), (34, "18:00", "completed")],
+    ("leo@example.com", "intro-to-claude-code"): [(22, "19:00", "completed"), (9, "19:00", "completed")],
 }
 
 # Sarah's sessions with Marcus, booked through the booking service at his free times: the first
@@ -1546,7 +1620,9 @@ def _history(enrollment: Enrollment, plan: list[tuple[int, str, str]], *, now: d
 
 def _delivered(session: TutoringSession) -> bool:
     """The booking rules' delivered session (scheduling.services): completed, or the student's no-show
-    or late cancellation."""
+    or late cancellation. A Certification Assessment is never one (it pays no share)."""
+    if session.kind != SessionKind.regular:
+        return False
     if session.status == SessionStatus.no_show:
         return session.no_show_by == NoShowBy.student
     if session.status == SessionStatus.cancelled:
@@ -1618,6 +1694,129 @@ def _requests(student: User, teacher: User, course: Course, *, now: datetime) ->
             return
 
 
+# --- certification: the flywheel after the last module (seed 000 §1) -------------------------
+
+# Certification Assessments already held with the student's own S-T, written as they ended (as
+# HISTORY's sessions are): (days ago, local start in the S-T's zone). Leo has none yet: he books his.
+ASSESSMENTS = {
+    ("ben@example.com", "intro-to-claude-code"): (10, "18:00"),
+    ("chloe@example.com", "intro-to-claude-code"): (21, "17:00"),
+}
+
+# What followed each assessment, through the certification services at its own moment (their
+# notifications included): the S-T recommends ("recommended_days_ago", with a note); the creator
+# certifies ("certified_days_ago", a completion certificate); the certified student applies to
+# teach ("applied_days_ago", with a motivation). Ben's recommendation is older than 7 days, so
+# Brian's overview shows it among the decisions waiting too long.
+CERTIFICATION = [
+    {
+        "student": "ben@example.com",
+        "course": "intro-to-claude-code",
+        "recommended_days_ago": 9,
+        "note": (
+            "Ben built and published his bakery's order page and automated his weekly sales report. In the "
+            "assessment he fixed a broken script on his own and explained every change Claude proposed."
+        ),
+    },
+    {
+        "student": "chloe@example.com",
+        "course": "intro-to-claude-code",
+        "recommended_days_ago": 20,
+        "note": "Chloe shipped two automations for her team and debugged the third live in the assessment.",
+        "certified_days_ago": 18,
+        "applied_days_ago": 2,
+        "motivation": (
+            "I went from never opening a terminal to automating my team's reporting. I would love to help "
+            "other beginners get there: evenings and weekends in Paris time suit me."
+        ),
+    },
+]
+
+
+def _latest_enrollment(student: User, course: Course) -> Enrollment | None:
+    return db.session.scalars(
+        sa.select(Enrollment)
+        .where(Enrollment.student_id == student.id, Enrollment.course_id == course.id)
+        .order_by(Enrollment.enrolled_at.desc())
+    ).first()
+
+
+def _assessment(enrollment: Enrollment, days_ago: int, hhmm: str, *, now: datetime) -> None:
+    """The student's Certification Assessment with their own S-T, held and completed ``days_ago``
+    (once: only when the enrollment has none and every module is done). It takes no number and
+    pays no share, as the booking rules say."""
+    held = db.session.scalar(
+        sa.select(TutoringSession.id).where(
+            TutoringSession.enrollment_id == enrollment.id,
+            TutoringSession.kind == SessionKind.certification_assessment,
+        )
+    )
+    if held is not None or enrollment.student_teacher_id is None or not all_modules_done(enrollment):
+        return
+    teacher = db.session.get(User, enrollment.student_teacher_id)
+    start = _local_instant((now - timedelta(days=days_ago)).date(), hhmm, teacher.timezone)
+    end = start + timedelta(minutes=scheduling.session_minutes_of(teacher.id))
+    booked_at = start - timedelta(days=3)
+    db.session.add(
+        TutoringSession(
+            enrollment_id=enrollment.id,
+            course_id=enrollment.course_id,
+            teacher_id=teacher.id,
+            student_id=enrollment.student_id,
+            kind=SessionKind.certification_assessment,
+            status=SessionStatus.completed,
+            scheduled_start=start,
+            scheduled_end=end,
+            started_at=start + timedelta(minutes=1),
+            ended_at=end,
+            outcome_source="sweep",
+            agenda="Certification Assessment: walk through my project and the course's exercises.",
+            created_at=booked_at,
+            booked_at=booked_at,
+            updated_at=end,
+        )
+    )
+    db.session.commit()
+
+
+def _certification(plan: dict, *, student: User, course: Course, now: datetime) -> None:
+    """The plan's steps through the certification services, each dated its own day. A step is taken
+    once: a recommendation only when the enrollment has none (whatever became of it while demoing),
+    the certificate only while that recommendation is pending, the application only when the student
+    never applied to teach the course."""
+    enrollment = _latest_enrollment(student, course)
+    if enrollment is None or enrollment.student_teacher_id is None:
+        return
+    try:
+        request = db.session.scalars(
+            sa.select(CertificationRequest)
+            .where(CertificationRequest.enrollment_id == enrollment.id)
+            .order_by(CertificationRequest.created_at.desc())
+        ).first()
+        if request is None:
+            request = certification.recommend(
+                db.session.get(User, enrollment.student_teacher_id),
+                enrollment.id,
+                note=plan["note"],
+                now=now - timedelta(days=plan["recommended_days_ago"]),
+            )
+        if "certified_days_ago" in plan and request.status == DecisionStatus.pending:
+            certification.approve_certification(
+                course.creator, request.id, kind="completion", now=now - timedelta(days=plan["certified_days_ago"])
+            )
+        applied = db.session.scalar(
+            sa.select(TeachApplication.id).where(
+                TeachApplication.user_id == student.id, TeachApplication.course_id == course.id
+            )
+        )
+        if "applied_days_ago" in plan and applied is None:
+            certification.apply_to_teach(
+                student, course.id, message=plan["motivation"], now=now - timedelta(days=plan["applied_days_ago"])
+            )
+    except (NotFound, RuleViolation, Conflict):
+        db.session.rollback()  # changed while demoing (modules unticked, a certificate revoked): left as it is
+
+
 def load_demo(*, now: datetime) -> str:
     """Create whatever demo rows are missing, commit, and say what the demo holds.
 
@@ -1674,14 +1873,25 @@ def load_demo(*, now: datetime) -> str:
                 _history(enrollment, plan, now=now)
         _upcoming(users["sarah@example.com"], users["marcus@example.com"], courses["intro-to-claude-code"], now=now)
         _requests(users["tom@example.com"], users["diego@example.com"], courses["practical-machine-learning"], now=now)
+        # Certification: the assessments held, then the recommendations, certificates and
+        # applications that followed, waiting in Gabriel's two studio queues.
+        for (email, slug), (days_ago, hhmm) in ASSESSMENTS.items():
+            enrollment = _latest_enrollment(users[email], courses[slug])
+            if enrollment is not None:
+                _assessment(enrollment, days_ago, hhmm, now=now)
+        for plan in CERTIFICATION:
+            _certification(plan, student=users[plan["student"]], course=courses[plan["course"]], now=now)
     _count_from_rows(list(courses.values()))
     db.session.commit()
 
     drafts = sum(1 for c in COURSES if c.get("is_active") is False)
+    certified = sum(1 for plan in CERTIFICATION if "certified_days_ago" in plan)
     return (
         f"{len(users)} users, {len(courses)} courses ({drafts} draft), {len(categories)} categories, "
-        f"{len(STUDENT_TEACHERS)} student-teachers, {2 * len(STUDENT_TEACHERS)} certificates, "
+        f"{len(STUDENT_TEACHERS)} student-teachers, {2 * len(STUDENT_TEACHERS) + certified} certificates, "
         f"{len(ENROLLMENTS)} enrollments, {len(AVAILABILITY)} teachers with hours, "
         f"{sum(len(plan) for plan in HISTORY.values())} past and {len(UPCOMING)} upcoming sessions, "
-        f"{len(REQUESTS)} time requests"
+        f"{len(REQUESTS)} time requests, {len(ASSESSMENTS)} certification assessments held, "
+        f"{len(CERTIFICATION) - certified} certification request and "
+        f"{sum(1 for plan in CERTIFICATION if 'applied_days_ago' in plan)} application to teach waiting"
     )

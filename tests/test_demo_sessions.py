@@ -29,6 +29,7 @@ from peerloop.scheduling.models import (
     DateOverride,
     NoShowBy,
     RequestStatus,
+    SessionKind,
     SessionRequest,
     SessionStatus,
     TutoringSession,
@@ -148,7 +149,9 @@ def test_the_history_has_a_student_no_show_and_a_student_late_cancellation(demo_
     late = [s for s in sessions if s.status == SessionStatus.cancelled and s.late_cancellation]
     assert [s.no_show_by for s in no_shows] == [NoShowBy.student]
     assert len(late) == 1 and late[0].cancelled_by == late[0].student_id
-    assert all(s.number for s in sessions)  # each counts: "Session 2 of 6"
+    # Each paid session counts ("Session 2 of 6"); a Certification Assessment takes no number.
+    assert all(s.number for s in sessions if s.kind == SessionKind.regular)
+    assert all(s.number is None for s in sessions if s.kind == SessionKind.certification_assessment)
     assert any(s.status == SessionStatus.completed for s in sessions)
 
 
