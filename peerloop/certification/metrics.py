@@ -17,7 +17,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import ClassVar
 
 import sqlalchemy as sa
@@ -312,13 +312,5 @@ def stale_requests(now: datetime, older_than: timedelta = STALE_AFTER, *, limit:
     if not total:
         return Waiting(items=(), total=0, older_than=older_than)
     rows = db.session.execute(sa.select(both).order_by(both.c.created_at, both.c.id).limit(limit)).mappings()
-    items = []
-    for row in rows:
-        created_at = _aware(row["created_at"])
-        items.append(WaitingDecision(**{**row, "created_at": created_at, "days_waiting": (now - created_at).days}))
-    return Waiting(items=tuple(items), total=total, older_than=older_than)
-
-
-def _aware(value: datetime) -> datetime:
-    """A union's column loses the UTC type decorator on SQLite, where times are stored naive UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    items = tuple(WaitingDecision(**row, days_waiting=(now - row["created_at"]).days) for row in rows)
+    return Waiting(items=items, total=total, older_than=older_than)
