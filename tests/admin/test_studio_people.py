@@ -572,6 +572,22 @@ def test_another_creator_sees_only_their_own_money(client, login_as, money_world
     assert "Python basics" not in html and "Una Buyer" not in html
 
 
+def test_each_currency_has_its_own_total(client, make, login_as, money_world, now):
+    sale, _ = _sale(make.user(), money_world.rust, 4550, now=now)
+    sale.currency = "EUR"
+    _row(sale, LedgerAccount.earnings, LedgerKind.creator_royalty, 682, recipient=money_world.ada, at=now)
+    db.session.execute(sa.update(LedgerEntry).where(LedgerEntry.transaction_id == sale.id).values(currency="EUR"))
+    db.session.commit()
+    login_as(money_world.ada)
+
+    html = page(client, "/studio/earnings/")
+
+    euros = figures(html, "total-EUR")
+    assert (euros["m-gross"], euros["m-share"], euros["m-available"]) == ("€45.50", "€6.82", "€6.82")
+    assert figures(html, "total-USD")["m-gross"] == "$1,733.50"  # the euros are not added to the dollars
+    assert figures(html, f"course-{money_world.rust.id}-EUR")["m-gross"] == "€45.50"
+
+
 def test_a_creator_without_courses_sees_empty_pages(client, make, login_as, world):
     login_as(make.creator())
     assert 'id="no-students"' in page(client, "/studio/students/")

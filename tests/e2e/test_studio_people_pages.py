@@ -56,6 +56,12 @@ def test_the_three_pages_as_the_demo_creator(browser: Browser, base_url, log_in,
             layout = page.evaluate(OVERFLOW)
             assert layout["innerWidth"] == WIDTHS[size]["width"], f"{path} is zoomed out: {layout}"
             assert layout["scrollWidth"] <= layout["innerWidth"], f"{path} scrolls sideways: {layout}"
+            if size == "desktop":  # wide enough that no table needs its own scrollbar
+                cut = page.evaluate(
+                    "() => [...document.querySelectorAll('.people-table')]"
+                    ".filter(box => box.scrollWidth > box.clientWidth + 1).map(box => box.firstElementChild.id)"
+                )
+                assert cut == [], f"{path}: tables wider than the page: {cut}"
             screenshot(page, f"studio-{name}-{size}")
     finally:
         page.context.close()
