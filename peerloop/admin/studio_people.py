@@ -85,12 +85,12 @@ def _pages(total: int) -> Pages:
     return Pages(page=min(_requested_page(), pages), pages=pages, total=total)
 
 
-def _own_courses() -> list[tuple[uuid.UUID, str]]:
+def _own_courses(creator_id: uuid.UUID) -> list[tuple[uuid.UUID, str]]:
     """The creator's courses for the filter's select, by title."""
     return [
         (row.id, row.title)
         for row in db.session.execute(
-            sa.select(Course.id, Course.title).where(Course.creator_id == current_user.id).order_by(Course.title)
+            sa.select(Course.id, Course.title).where(Course.creator_id == creator_id).order_by(Course.title)
         )
     ]
 
@@ -109,24 +109,24 @@ def _chosen_course(courses: list[tuple[uuid.UUID, str]]) -> uuid.UUID | None:
 
 
 class PeopleView(RoleGate, BaseView):
-    """A read-only studio page with the course filter (``render`` adds it)."""
+    """A read-only studio page of the creator's courses, all of them or the one ``?course=`` names."""
 
     required_role = "creator"
+    template = ""
 
-    def page_context(self, courses, chosen) -> dict:
+    def page_context(self, chosen: uuid.UUID | None) -> dict:
         raise NotImplementedError
 
     @expose("/")
     def index(self):
-        courses = _own_courses()
+        courses = _own_courses(current_user.id)
         chosen = _chosen_course(courses)
-        return self.render(
-            self.template, courses=courses, chosen=chosen, per_page=PER_PAGE, **self.page_context(courses, chosen)
-        )
+        return self.render(self.template, courses=courses, chosen=chosen, **self.page_context(chosen))
 
 
-def _scoped(query, course_column, chosen):
-    query = query.where(course_column.in_(sa.select(Course.id).where(Course.creator_id == current_user.id)))
+def _scoped(query, course_column, creator_id: uuid.UUID, chosen: uuid.UUID | None):
+    """``query`` limited to the creator's courses (and to ``chosen``, one of them, when given)."""
+    query = query.where(course_column.in_(sa.select(Course.id).where(Course.creator_id == creator_id)))
     return query.where(course_column == chosen) if chosen else query
 
 
@@ -183,12 +183,12 @@ def _certificates(enrollments: list[Enrollment]) -> dict[tuple, Certificate]:
     return found
 
 
-def student_rows(chosen: uuid.UUID | None) -> tuple[list[StudentRow], Pages]:
+def student_rows(creator_id: uuid.UUID, chosen: uuid.UUID | None) -> tuple[list[StudentRow], Pages]:
     """One page of the enrollments of the creator's courses (not cancelled), newest first, in five
     statements: the count, the page, progress, session counts and certificates."""
     live = Enrollment.status != EnrollmentStatus.cancelled
     counted = sa.select(sa.func.count(Enrollment.id)).where(live)
-    total = db.session.scalar(_scoped(counted, Enrollment.course_id, chosen))
+    total = db.session.scalar(_scoped(counted, Enrollment.course_id, creator_id, chosen))
     pages = _pages(int(total or 0))
     student, teacher = aliased(User), aliased(User)
     query = (
@@ -201,7 +201,7 @@ def student_rows(chosen: uuid.UUID | None) -> tuple[list[StudentRow], Pages]:
         .offset(pages.offset)
         .limit(PER_PAGE)
     )
-    found = db.session.execute(_scoped(query, Enrollment.course_id, chosen)).all()
+    found = db.session.execute(_scoped(query, Enrollment.course_id, creator_id, chosen)).all()
     enrollments = [row[0] for row in found]
     ids = [e.id for e in enrollments]
     progress = progress_of(ids)
@@ -226,8 +226,8 @@ def student_rows(chosen: uuid.UUID | None) -> tuple[list[StudentRow], Pages]:
 class StudioStudentsView(PeopleView):
     template = "admin/studio_people/students.html"
 
-    def page_context(self, courses, chosen) -> dict:
-        rows, pages = student_rows(chosen)
+    def page_context(self, chosen) -> dict:
+        rows, pages = student_rows(current_user.id, chosen)
         return {"rows": rows, "pages": pages}
 
 
@@ -277,10 +277,11 @@ def _activity(pairs: set[tuple], *, now) -> dict[tuple, TeacherActivity]:
     }
 
 
-def teacher_rows(chosen: uuid.UUID | None, *, now) -> tuple[list[TeacherRow], Pages]:
+def teacher_rows(creator_id: uuid.UUID, chosen: uuid.UUID | None, *, now) -> tuple[list[TeacherRow], Pages]:
     """One page of the Student-Teachers of the creator's courses, active first, by name, in four
     statements: the count, the page, ratings and session activity."""
-    total = db.session.scalar(_scoped(sa.select(sa.func.count(StudentTeacher.id)), StudentTeacher.course_id, chosen))
+    counted = sa.select(sa.func.count(StudentTeacher.id))
+    total = db.session.scalar(_scoped(counted, StudentTeacher.course_id, creator_id, chosen))
     pages = _pages(int(total or 0))
     query = (
         sa.select(StudentTeacher, User, Course.title, Course.slug)
@@ -290,7 +291,7 @@ def teacher_rows(chosen: uuid.UUID | None, *, now) -> tuple[list[TeacherRow], Pa
         .offset(pages.offset)
         .limit(PER_PAGE)
     )
-    found = db.session.execute(_scoped(query, StudentTeacher.course_id, chosen)).all()
+    found = db.session.execute(_scoped(query, StudentTeacher.course_id, creator_id, chosen)).all()
     pairs = {(st.course_id, st.user_id) for st, *_ in found}
     ratings = teacher_ratings(pairs)
     activity = _activity(pairs, now=now)
@@ -314,8 +315,8 @@ class StudioTeachersView(PeopleView):
 
     template = "admin/studio_people/teachers.html"
 
-    def page_context(self, courses, chosen) -> dict:
-        rows, pages = teacher_rows(chosen, now=clock.now())
+    def page_context(self, chosen) -> dict:
+        rows, pages = teacher_rows(current_user.id, chosen, now=clock.now())
         return {"rows": rows, "pages": pages}
 
 
@@ -468,6 +469,7 @@ def earning_lines(creator_id: uuid.UUID, chosen: uuid.UUID | None) -> tuple[list
         _scoped(
             sa.select(sa.func.count(LedgerEntry.id)).join(Transaction, Transaction.id == LedgerEntry.transaction_id),
             Transaction.course_id,
+            creator_id,
             chosen,
         ).where(*where)
     )
@@ -491,7 +493,7 @@ def earning_lines(creator_id: uuid.UUID, chosen: uuid.UUID | None) -> tuple[list
             amount_cents=row.amount_cents,
             currency=row.currency,
         )
-        for row, title, name in db.session.execute(_scoped(query, Transaction.course_id, chosen)).all()
+        for row, title, name in db.session.execute(_scoped(query, Transaction.course_id, creator_id, chosen)).all()
     ]
     return lines, pages
 
@@ -499,6 +501,6 @@ def earning_lines(creator_id: uuid.UUID, chosen: uuid.UUID | None) -> tuple[list
 class StudioEarningsView(PeopleView):
     template = "admin/studio_people/earnings.html"
 
-    def page_context(self, courses, chosen) -> dict:
+    def page_context(self, chosen) -> dict:
         lines, pages = earning_lines(current_user.id, chosen)
         return {"earnings": course_earnings(current_user.id, chosen), "lines": lines, "pages": pages}
