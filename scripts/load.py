@@ -14,7 +14,7 @@ The database (``BENCH_DATABASE_URL``, else ``peerloop_load`` on 127.0.0.1:5432, 
 and dropped here. Redis (``BENCH_REDIS_URL``, else db 15 on 127.0.0.1:6379) is used when reachable and
 flushed before each scale, so nothing cached at one scale is served at the other.
 
-    python scripts/load.py [--seconds 6] [--rate 200] [--scale 1|10|both] [--paths / /api/courses ...]
+    python scripts/load.py [--seconds 5] [--rate 200] [--scale 1|10|both] [--paths / /api/courses ...]
 """
 
 from __future__ import annotations
@@ -447,7 +447,7 @@ def print_table(title: str, rows: list[tuple[str, str, Result]], bare_rps: float
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=6.0, help="per path and per driver (default 6)")
+    parser.add_argument("--seconds", type=float, default=5.0, help="per path and per driver (default 5)")
     parser.add_argument("--rate", type=float, default=200.0, help="open loop: requests per second (default 200)")
     parser.add_argument("--scale", choices=("1", "10", "both"), default="both", help="demo data, 10x, or both")
     parser.add_argument("--paths", nargs="+", metavar="PATH", help="only these rows (as labelled in the table)")
