@@ -37,6 +37,8 @@ CONSOLE = [
     "/admin/console_payouts/",
     "/admin/console_sessions/",
     "/admin/console_session_requests/",
+    "/admin/contests/",
+    "/admin/certifications/",
 ]
 STUDIO = [
     "/studio/",

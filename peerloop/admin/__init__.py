@@ -13,6 +13,7 @@ from peerloop.extensions import db
 def init_admin(app: Flask) -> None:
     from peerloop.accounts.models import User
     from peerloop.admin import (
+        certifications,
         console,
         contests,
         payments,
@@ -80,6 +81,12 @@ def init_admin(app: Flask) -> None:
     admin.add_view(
         contests.ContestQueueView(
             name="Contests", endpoint="console_contests", url="/admin/contests", category="Teaching"
+        )
+    )
+    # Every creator's pending decisions, to nudge them; revocation (deciding stays the creator's).
+    admin.add_view(
+        certifications.CertificationOverviewView(
+            name="Certifications", endpoint="console_certifications", url="/admin/certifications", category="Teaching"
         )
     )
     admin.add_view(
