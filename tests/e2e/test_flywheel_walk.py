@@ -7,10 +7,8 @@ The people are made fresh in the live app's database (the demo's students change
 work); business time is the live app's test clock, switched on for this test only, and the sweep
 is run as the clock: process would run it.
 
-Where a step has no button on any page yet, the walk records the gap, does that one step through
-the service (as the page would), and goes on; at the end the gaps fail the test as ``ProductGap``,
-which the xfail below expects. Any other failure is a real one. Screenshots:
-artifacts/screenshots/flywheel-*.png (``-390`` ones at a phone's width)."""
+Every step is done through the pages. Screenshots: artifacts/screenshots/flywheel-*.png
+(``-390`` ones at a phone's width)."""
 
 from __future__ import annotations
 
@@ -18,9 +16,8 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from peerloop.accounts.models import User
 from peerloop.extensions import db
 from tests import factories
 from tests.e2e.test_enroll_and_pay import DEVICES
@@ -33,28 +30,6 @@ ASSESSMENT = datetime(2027, 5, 4, 10, tzinfo=UTC)  # Tuesday 10:00 UTC, 12:00 in
 END = ASSESSMENT + timedelta(hours=1)
 COURSE = "Flywheel Walkthrough"
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday")
-
-MISSING_PAGES = (
-    "no page offers three of the eleven steps yet: booking the Certification Assessment (the booking "
-    "pages book regular sessions only), the S-T's [Recommend for Certification] on Teaching, and "
-    "[Apply to teach] for a certified student"
-)
-
-
-class ProductGap(Exception):
-    """A step of the flow that no page offers (the walk did it through the service instead)."""
-
-
-class Gaps:
-    def __init__(self) -> None:
-        self.missing: list[str] = []
-
-    def offered(self, control: Locator, step: int, what: str) -> bool:
-        """Whether the page shows ``control``; if not, the gap is written down for the end."""
-        if control.count():
-            return True
-        self.missing.append(f"step {step}: {what}")
-        return False
 
 
 @pytest.fixture
@@ -77,18 +52,7 @@ def walk(live_app, live_server):
 
 
 class Cast:
-    """Who walks, and the ids the fallbacks need (emails to log in with, names to look for)."""
-
-    def __init__(self, app):
-        self.app = app
-
-    def run(self, work):
-        """``work()`` inside the live app, on its business time; what it returns."""
-        with self.app.app_context():
-            try:
-                return work()
-            finally:
-                db.session.remove()
+    """Who walks: emails to log in with, the course's slug, the student's handle, the rows' ids."""
 
 
 @pytest.fixture
@@ -102,7 +66,7 @@ def cast(live_app, walk) -> Cast:
     from tests.payments.conftest import buy
 
     walk.at(MONDAY)
-    people = Cast(live_app)
+    people = Cast()
     with live_app.app_context():
         creator = factories.creator(name="Rhea Creator", timezone="Europe/Berlin")
         course = factories.course(creator=creator, title=COURSE, session_count=2, details=True)
@@ -145,13 +109,7 @@ def fits_390(page: Page, where: str) -> None:
     assert width[0] == 390 and width[1] <= 390, f"{where} at 390 px: innerWidth, scrollWidth = {width}"
 
 
-@pytest.mark.xfail(strict=True, raises=ProductGap, reason=MISSING_PAGES)
 def test_the_flywheel_walked_in_the_browser(browser: Browser, base_url, walk, cast, screenshot, screenshot_dir):
-    from peerloop import clock
-    from peerloop.certification import services as certification
-    from peerloop.scheduling.services import book
-
-    gaps = Gaps()
     contexts = {
         "student": context_for(browser, base_url, "phone"),
         "teacher": context_for(browser, base_url, "desktop"),
@@ -191,47 +149,19 @@ def test_the_flywheel_walked_in_the_browser(browser: Browser, base_url, walk, ca
         student.reload()
         expect(student.locator("[data-learn-count]")).to_have_text("4 of 4 modules done")
 
-        # 2. She books the Certification Assessment with Theo: from the learning page's all-done
-        # line (or My courses), a day, Tuesday 12:00 her time, Confirm.
-        offer = student.get_by_role("link", name=re.compile("Certification Assessment", re.I))
-        if not offer.count():
-            student.goto("/dashboard")
-            offer = (
-                student.locator("li.enrollment")
-                .filter(has_text=COURSE)
-                .get_by_role("link", name=re.compile("Certification Assessment", re.I))
-            )
-        screenshot(student, "flywheel-02-no-assessment-booking-390")
-        if gaps.offered(
-            offer,
-            2,
-            "neither the learning page (its all-done line only says 'ask your Student-Teacher for a "
-            "Certification Assessment') nor My courses links to booking it, and the booking pages "
-            "(day view → /courses/<slug>/book) have no way to choose the kind: only POST /api/sessions "
-            "with kind=certification_assessment books one",
-        ):
-            offer.first.click()
-            student.goto(f"{student.url.split('#')[0]}{'&' if '?' in student.url else '?'}date={ASSESSMENT:%Y-%m-%d}")
-            student.locator(f'a.slot[data-utc="{ASSESSMENT:%Y-%m-%dT%H:%M:%SZ}"]').first.click()
-            expect(student.get_by_text("Certification Assessment").first).to_be_visible()
-            student.get_by_role("button", name="Confirm booking").click()
-            expect(student.get_by_text("You're booked")).to_be_visible()
-            session_id = student.url.split("/sessions/")[1].split("?")[0]
-        else:
-
-            def book_assessment():
-                session = book(
-                    db.session.get(User, cast.ids["student"]),
-                    course_id=cast.ids["course"],
-                    teacher_id=cast.ids["teacher"],
-                    start=ASSESSMENT,
-                    now=clock.now(),
-                    kind="certification_assessment",
-                )
-                return str(session.id)
-
-            session_id = cast.run(book_assessment)
-        student.goto(f"/sessions/{session_id}")
+        # 2. She books the Certification Assessment with Theo: the all-done line's link, Tuesday in
+        # the day view, 12:00 her time, Confirm.
+        student.get_by_role("link", name="Book your Certification Assessment").click()
+        student.wait_for_url(re.compile(rf"/courses/{cast.slug}/schedule\?"))
+        student.goto(f"{student.url}&date={ASSESSMENT:%Y-%m-%d}")
+        student.locator(f'a.slot[data-utc="{ASSESSMENT:%Y-%m-%dT%H:%M:%SZ}"]').first.click()
+        expect(student.get_by_text("Confirm your Certification Assessment")).to_be_visible()
+        expect(student.get_by_text(re.compile("does not use one of your sessions"))).to_be_visible()
+        fits_390(student, "the assessment's confirm step")
+        screenshot(student, "flywheel-02-assessment-confirm-390")
+        student.get_by_role("button", name="Confirm booking").click()
+        expect(student.get_by_text("You're booked")).to_be_visible()
+        session_id = student.url.split("/sessions/")[1].split("?")[0]
         expect(student.get_by_text("with your Student-Teacher Theo Teacher")).to_be_visible()
         screenshot(student, "flywheel-02-assessment-booked-390")
 
@@ -259,24 +189,12 @@ def test_the_flywheel_walked_in_the_browser(browser: Browser, base_url, walk, ca
         expect(row).to_contain_text("4 of 4 modules")
         expect(row).to_contain_text("all done")
         screenshot(teacher, "flywheel-04-teaching")
-        recommend = row.get_by_role("button", name=re.compile("Recommend", re.I))
-        if gaps.offered(
-            recommend,
-            4,
-            "Teaching's 'Your students' row (4 of 4 modules · all done) has no [Recommend for "
-            "Certification]: only POST /api/enrollments/:id/recommend recommends",
-        ):
-            recommend.first.click()
-            expect(teacher.get_by_text(re.compile(r"recommended", re.I)).first).to_be_visible()
-        else:
-            cast.run(
-                lambda: certification.recommend(
-                    db.session.get(User, cast.ids["teacher"]),
-                    cast.ids["enrollment"],
-                    note="Sofia explained every module back to me.",
-                    now=clock.now(),
-                )
-            )
+        row.get_by_role("button", name="Recommend for Certification").click()
+        expect(teacher.get_by_text("You recommended Sofia Student for certification")).to_be_visible()
+        expect(teacher.locator("li.student-row").filter(has_text="Sofia Student")).to_contain_text(
+            "Recommended for certification · waiting for Rhea Creator"
+        )
+        screenshot(teacher, "flywheel-04-teaching-recommended")
 
         # 5-6. Rhea sees it in her studio queue and certifies her: Certifications, then Certify.
         creator.goto("/studio/")
@@ -313,35 +231,13 @@ def test_the_flywheel_walked_in_the_browser(browser: Browser, base_url, walk, ca
         assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf" and pdf.body()[:4] == b"%PDF"
         screenshot(visitor, "flywheel-07-certificate-public-390")
 
-        # 8. She applies to teach: from her certificate, the course page or My courses.
-        apply = student.get_by_role("link", name=re.compile("Apply to teach", re.I)).or_(
-            student.get_by_role("button", name=re.compile("Apply to teach", re.I))
-        )
-        for where in (f"/courses/{cast.slug}", "/dashboard"):
-            if apply.count():
-                break
-            student.goto(where)
-        if gaps.offered(
-            apply,
-            8,
-            "no [Apply to teach] on the certificate page, the course page or My courses (whose card "
-            "says 'Nothing: you finished this course'): only POST /api/courses/:id/teach-applications "
-            "applies",
-        ):
-            apply.first.click()
-            submit = student.get_by_role("button", name=re.compile("Apply|Send", re.I))
-            if submit.count():
-                submit.first.click()
-            expect(student.get_by_text(re.compile(r"waiting for|applied", re.I)).first).to_be_visible()
-        else:
-            cast.run(
-                lambda: certification.apply_to_teach(
-                    db.session.get(User, cast.ids["student"]),
-                    cast.ids["course"],
-                    message="I'd love to teach it.",
-                    now=clock.now(),
-                )
-            )
+        # 8. She applies to teach from My courses, with a line for the creator.
+        student.goto("/dashboard")
+        student.locator("li.enrollment").filter(has_text=COURSE).get_by_role("link", name="Apply to teach").click()
+        student.get_by_label(re.compile("Why would you like to teach it")).fill("I'd love to teach it.")
+        screenshot(student, "flywheel-08-apply-390")
+        student.get_by_role("button", name="Send application").click()
+        expect(student.get_by_text(f"Your application to teach {COURSE} is waiting for Rhea Creator.")).to_be_visible()
 
         # 9. Rhea approves the application: Teach applications, then Approve.
         creator.goto("/studio/")
@@ -391,5 +287,3 @@ def test_the_flywheel_walked_in_the_browser(browser: Browser, base_url, walk, ca
     finally:
         for context in contexts.values():
             context.close()
-    if gaps.missing:
-        raise ProductGap("\n".join(gaps.missing))
