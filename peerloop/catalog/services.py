@@ -249,7 +249,7 @@ def _rating(value) -> float | None:
 
 def _creator_card(course: Course) -> TeacherCard | None:
     """The creator, when they teach the course themselves (they have set availability)."""
-    from peerloop.scheduling.models import AvailabilitySettings, SessionStatus, TutoringSession
+    from peerloop.scheduling.models import AvailabilitySettings, SessionKind, SessionStatus, TutoringSession
 
     teaches = db.session.scalar(
         sa.select(AvailabilitySettings.user_id).where(AvailabilitySettings.user_id == course.creator_id)
@@ -265,6 +265,7 @@ def _creator_card(course: Course) -> TeacherCard | None:
             TutoringSession.teacher_id == course.creator_id,
             TutoringSession.course_id == course.id,
             TutoringSession.status == SessionStatus.completed,
+            TutoringSession.kind == SessionKind.regular,  # an assessment teaches no one
         )
     ).one()
     return TeacherCard(user=course.creator, students_taught=int(taught or 0), rating=_rating(rating), is_creator=True)

@@ -29,7 +29,7 @@ from peerloop.certification.models import StudentTeacher
 from peerloop.db import for_update
 from peerloop.errors import Conflict, RuleViolation, ValidationError
 from peerloop.extensions import db
-from peerloop.scheduling.models import SessionStatus, TutoringSession
+from peerloop.scheduling.models import SessionKind, SessionStatus, TutoringSession
 from peerloop.video.models import Assessment
 from peerloop.video.services import session_for_participant
 
@@ -189,6 +189,7 @@ def refresh_teacher_counters(teacher_id: uuid.UUID, course_id: uuid.UUID) -> Non
             TutoringSession.teacher_id == teacher_id,
             TutoringSession.course_id == course_id,
             TutoringSession.status == SessionStatus.completed,
+            TutoringSession.kind == SessionKind.regular,  # an assessment teaches no one
         )
     )
     row.students_taught = int(taught or 0)

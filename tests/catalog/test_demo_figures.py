@@ -32,13 +32,14 @@ def _students_ratings(course_id) -> tuple[int, float | None]:
 
 
 def _taught(course_id, teacher_id) -> int:
-    from peerloop.scheduling.models import SessionStatus, TutoringSession
+    from peerloop.scheduling.models import SessionKind, SessionStatus, TutoringSession
 
     return db.session.scalar(
         sa.select(sa.func.count(sa.distinct(TutoringSession.student_id))).where(
             TutoringSession.course_id == course_id,
             TutoringSession.teacher_id == teacher_id,
             TutoringSession.status == SessionStatus.completed,
+            TutoringSession.kind == SessionKind.regular,  # an assessment teaches no one
         )
     )
 

@@ -232,6 +232,9 @@ def test_the_certification_assessment_is_booked_with_ones_own_teacher_once_every
     assert db.session.get(TutoringSession, session_id).status == SessionStatus.completed
     assert db.session.scalar(sa.select(sa.func.count()).where(LedgerEntry.session_id == session_id)) == 0
     assert scheduling.delivered_count(c.enrollment.id) == 0
+    # Nor does it count as a student taught (the factory's row starts at 3: recounted, it is 0).
+    row = db.session.scalar(sa.select(StudentTeacher).where(StudentTeacher.user_id == c.teacher.id))
+    assert row.students_taught == 0
     # then the S-T recommends
     assert (
         services.recommend(c.teacher, c.enrollment.id, now=at(1, 11) + timedelta(minutes=5)).status.value == "pending"
