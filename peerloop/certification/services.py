@@ -187,15 +187,14 @@ def recommend(user: User, enrollment_id, *, note=None, now: datetime) -> Certifi
         raise RuleViolation("This enrollment has ended.", code="enrollment_ended")
     if not all_modules_done(enrollment):
         raise RuleViolation("Every module must be done before a recommendation.", code="modules_incomplete")
-    existing = db.session.scalar(
-        sa.select(CertificationRequest).where(
-            CertificationRequest.enrollment_id == enrollment.id,
-            CertificationRequest.status.in_([DecisionStatus.pending, DecisionStatus.approved]),
+    if valid_certificate(enrollment.student_id, enrollment.course_id) is not None:
+        raise Conflict("This student is already certified.", code="already_certified")
+    waiting = db.session.scalar(
+        sa.select(CertificationRequest.id).where(
+            CertificationRequest.enrollment_id == enrollment.id, CertificationRequest.status == DecisionStatus.pending
         )
     )
-    if existing is not None:
-        if existing.status == DecisionStatus.approved:
-            raise Conflict("This student is already certified.", code="already_certified")
+    if waiting is not None:  # a revoked certificate's student may be recommended again
         raise Conflict("A recommendation is already waiting for the creator.", code="already_requested")
     request = CertificationRequest(
         enrollment_id=enrollment.id,

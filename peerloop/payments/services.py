@@ -2456,9 +2456,12 @@ class DashboardRow:
     @property
     def can_book(self) -> bool:
         return (
-            self.enrollment.status in (EnrollmentStatus.enrolled, EnrollmentStatus.in_progress)
-            and self.sessions_left > 0
+            # A certified (completed) enrollment keeps its remaining paid sessions.
+            self.enrollment.status in _BOOKABLE and self.sessions_left > 0
         )
+
+
+_BOOKABLE = (EnrollmentStatus.enrolled, EnrollmentStatus.in_progress, EnrollmentStatus.completed)
 
 
 def _next_step(enrollment: Enrollment, teacher: User | None, counts=None) -> str:
@@ -2467,6 +2470,9 @@ def _next_step(enrollment: Enrollment, teacher: User | None, counts=None) -> str
     if enrollment.status == EnrollmentStatus.frozen:
         return "On hold while a payment dispute is open"
     if enrollment.status == EnrollmentStatus.completed:
+        left = enrollment.session_count - (counts.used if counts is not None else enrollment.session_count)
+        if left > 0:
+            return f"You're certified; {left} paid session{'s' if left != 1 else ''} still yours to book"
         return "Nothing: you finished this course"
     if counts is not None and counts.used:
         left = enrollment.session_count - counts.used

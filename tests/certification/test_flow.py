@@ -166,6 +166,15 @@ def test_applying_without_a_certificate_or_with_a_revoked_one_is_refused(client,
     assert page.status_code == 410 and "Revoked" in page.get_data(as_text=True)
     assert "linkedin.com" not in page.get_data(as_text=True)
     assert error(client.post(path, json={}, headers=student)) == (422, "not_certified")
+    # Revoked, the student can be recommended and certified again: a completion certificate this
+    # time, the revoked mastery one stays revoked.
+    again = services.recommend(c.teacher, c.enrollment.id, now=now)
+    services.approve_certification(c.creator, again.id, now=now)
+    db.session.expire_all()
+    assert db.session.get(Certificate, certificate.id).revoked_at is not None
+    assert services.valid_certificate(c.student.id, c.course.id).type == CertificateType.completion
+    with pytest.raises(Exception, match="already certified"):
+        services.recommend(c.teacher, c.enrollment.id, now=now)
     # The student may not revoke, another creator may not either.
     assert (
         error(client.post(f"/api/certificates/{certificate.id}/revoke", json={"reason": "x"}, headers=student))[0]

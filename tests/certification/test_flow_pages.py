@@ -129,6 +129,10 @@ def test_the_certified_student_applies_from_my_courses(client, c, login_as, auth
     services.approve_certification(c.creator, request.id, now=now)
     dashboard = page(client, "/dashboard")
     assert "Apply to teach" in dashboard and f"/courses/{c.course.slug}/teach" in dashboard
+    # Certified, the enrollment keeps its paid sessions: still bookable from its card.
+    left = c.enrollment.session_count
+    assert f"You&#39;re certified; {left} paid session{'s' if left != 1 else ''} still yours to book" in dashboard
+    assert f'href="/courses/{c.course.slug}/schedule">Schedule session</a>' in dashboard
     form = page(client, f"/courses/{c.course.slug}/teach")
     assert "Send application" in form and "Cora Creator" in form
     token = auth.csrf(f"/courses/{c.course.slug}/teach")

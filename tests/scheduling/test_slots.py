@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from peerloop.scheduling.slots import Availability, DateWindow, WeeklyWindow, free_slots, to_utc
@@ -244,6 +244,16 @@ def weekly_windows(draw):
     now=st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31), timezones=st.just(UTC)),
     busy_offsets=st.lists(st.tuples(st.integers(0, 14 * 24 * 60), st.integers(15, 180)), max_size=8),
 )
+@example(  # Lord Howe's clocks go back half an hour at 02:00 on 5 April 2026, inside the Sunday window
+    zone="Australia/Lord_Howe",
+    weekly=(WeeklyWindow(5, 0, 15), WeeklyWindow(5, 16, 31), WeeklyWindow(5, 32, 47), WeeklyWindow(6, 95, 125)),
+    length=30,
+    buffer=0,
+    notice_hours=0,
+    window_days=1,
+    now=datetime(2026, 4, 3, 15, 0, tzinfo=UTC),
+    busy_offsets=[],
+)
 def test_slots_keep_every_promise(zone, weekly, length, buffer, notice_hours, window_days, now, busy_offsets):
     avail = Availability(
         timezone=zone,
@@ -277,10 +287,23 @@ def test_slots_keep_every_promise(zone, weekly, length, buffer, notice_hours, wi
         minute = start
         while minute < start + span:
             wall = minute.astimezone(tz)
-            clock = wall.hour * 60 + wall.minute
-            assert any(w.weekday == wall.weekday() and w.start_minute <= clock < w.end_minute for w in weekly), (
-                start,
-                minute,
-                wall,
-            )
+            assert _in_a_window(minute, wall, weekly, tz), (start, minute, wall)
             minute += timedelta(minutes=5)
+
+
+def _in_a_window(minute: datetime, wall: datetime, weekly, tz: ZoneInfo) -> bool:
+    """Whether ``minute`` is inside a weekly window of its local date: by its wall clock, or, on the
+    night clocks go back, by real time: a window spanning the change runs from its start's first
+    occurrence to its end's second, so the repeated half hour or hour in it belongs to it too."""
+    clock = wall.hour * 60 + wall.minute
+    if any(w.weekday == wall.weekday() and w.start_minute <= clock < w.end_minute for w in weekly):
+        return True
+    midnight = datetime.combine(wall.date(), datetime.min.time())
+    for w in weekly:
+        if w.weekday != wall.weekday():
+            continue
+        begins = (midnight + timedelta(minutes=w.start_minute)).replace(tzinfo=tz, fold=0).astimezone(UTC)
+        ends = (midnight + timedelta(minutes=w.end_minute)).replace(tzinfo=tz, fold=1).astimezone(UTC)
+        if begins <= minute < ends:
+            return True
+    return False
