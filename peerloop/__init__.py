@@ -28,6 +28,8 @@ def create_app(config: dict | None = None) -> Flask:
     register_blueprints(app)
     register_error_handlers(app)
     register_template_helpers(app)
+    register_read_cache(app)
+    register_assets(app)
     register_admin(app)
     register_cli(app)
     register_proxy_fix(app)
@@ -169,6 +171,18 @@ def register_template_helpers(app: Flask) -> None:
     from peerloop import templating
 
     templating.init_app(app)
+
+
+def register_read_cache(app: Flask) -> None:
+    from peerloop import readcache
+
+    readcache.init_app(app)  # anonymous reads served from a store every write invalidates
+
+
+def register_assets(app: Flask) -> None:
+    from peerloop import assets
+
+    assets.init_app(app)  # fingerprinted static URLs, cached for a year
 
 
 def register_admin(app: Flask) -> None:

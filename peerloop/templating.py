@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from flask import Flask, current_app, has_request_context, request
+from flask import Flask, current_app, g, has_request_context, request
 from flask_login import current_user
 from jinja2 import pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
+from werkzeug.local import LocalProxy
 
 from peerloop import timezones
 from peerloop.accounts.access import has_role
@@ -77,6 +78,15 @@ def _localtime_text_filter(context: Context, value, zone: str | None = None, sty
     return localtime_text(value, _zone_in(context, zone), style)
 
 
+def _action_form():
+    """The token-only form every page's buttons post with, made once per request when first shown."""
+    from peerloop.accounts.forms import ActionForm
+
+    if "action_form" not in g:
+        g.action_form = ActionForm(formdata=None)  # never reads the request body
+    return g.action_form
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["initials"] = initials
@@ -85,14 +95,15 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def inject_globals():
-        from peerloop.accounts.forms import ActionForm
         from peerloop.notifications import services as notifications
 
         if not has_request_context():  # emails rendered by the CLI or a worker
             return {}
         context = {
             "has_role": has_role,
-            "action_form": ActionForm(formdata=None),  # only its token: never reads the request body
+            # Only its token, and only made when a template shows it: a page with no form starts no
+            # session, so an anonymous visitor gets no cookie and their page can be shared.
+            "action_form": LocalProxy(_action_form),
             "current_path": request.full_path.rstrip("?"),
             # The configured split, for "Where your money goes" (platform, creator, teacher percentages).
             "split_rates": rates_from_config(current_app.config),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from peerloop import readcache
 from peerloop.accounts import forms, services
 from peerloop.accounts.access import log_in, log_out, safe_next
 from peerloop.accounts.ratelimits import login_limits, reset_limits, signup_limits
@@ -260,6 +261,7 @@ def delete_account():
 
 
 @bp.get("/@<handle>")
+@readcache.shared
 def profile(handle: str):
     profile = catalog_services.public_profile(handle, viewer=current_user)
     if profile is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 from flask_login import current_user
 
-from peerloop import clock
+from peerloop import clock, readcache
 from peerloop.api import page_args, paginated
 from peerloop.catalog import services
 from peerloop.catalog.serializers import course_detail_json, course_summary_json
@@ -15,6 +15,7 @@ bp = Blueprint("catalog_api", __name__)
 
 
 @bp.get("/courses")
+@readcache.shared(params=("category", "level", "q", "sort", "page", "per_page"))
 def courses():
     filters = services.parse_filters(request.args, default_per_page=20)
     items, total = services.search_courses(filters)
@@ -22,6 +23,7 @@ def courses():
 
 
 @bp.get("/courses/<id_or_slug>")
+@readcache.shared
 def course(id_or_slug: str):
     course = services.get_course(id_or_slug, viewer=current_user)
     if course is None:
@@ -30,6 +32,7 @@ def course(id_or_slug: str):
 
 
 @bp.get("/courses/<id_or_slug>/sts")
+@readcache.shared(params=("page", "per_page"), timed=True)
 def course_teachers(id_or_slug: str):
     """Who teaches the course (the creator too when they teach it), one page paged in SQL, each with
     ``next_available`` and its next free ``slots``."""

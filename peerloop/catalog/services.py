@@ -156,7 +156,7 @@ def get_course(id_or_slug: str, *, viewer=None, with_details: bool = True) -> Co
     Drafts and retired courses are visible to their creator and admins only.
     """
     options = (
-        ()
+        (joinedload(Course.creator), joinedload(Course.category))
         if not with_details
         else (
             joinedload(Course.creator).selectinload(User.qualifications),

@@ -6,8 +6,9 @@ import math
 
 from flask import Blueprint, abort, current_app, render_template, request, send_from_directory
 from flask_login import current_user
+from markupsafe import Markup
 
-from peerloop import clock
+from peerloop import clock, readcache
 from peerloop.catalog import services
 from peerloop.errors import ValidationError
 from peerloop.payments.money import rates_from_config, split_payment
@@ -17,6 +18,7 @@ bp = Blueprint("catalog", __name__)
 
 
 @bp.get("/")
+@readcache.shared
 def home():
     return render_template(
         "catalog/home.html", featured=services.featured_courses(6), categories=services.categories_with_courses()
@@ -24,6 +26,7 @@ def home():
 
 
 @bp.get("/courses")
+@readcache.shared(params=("category", "level", "q", "sort", "page", "per_page"))
 def courses():
     status = 200
     problems: dict[str, str] = {}
@@ -48,27 +51,51 @@ def courses():
 
 
 @bp.get("/courses/<slug>")
+@readcache.shared(timed=True)  # its teachers' free times
 def course(slug: str):
-    course = services.get_course(slug, viewer=current_user)
+    course = services.get_course(slug, viewer=current_user, with_details=False)
     if course is None:
         abort(404)
     return render_template(
         "catalog/course.html",
         course=course,
-        prerequisites=services.prerequisites_by_type(course),
-        sessions=services.modules_by_session(course),
+        body=course_body(course),
         teachers=services.course_teachers(course, now=clock.now(), viewer=current_user, slot_limit=4),
         can_manage=services.can_manage_course(current_user, course),
         enrollment=(live_enrollment(current_user.id, course.id) if current_user.is_authenticated else None),
-        # "Where your money goes": this price divided by the configured split, as a payment will be.
-        price_split=split_payment(course.price_cents, rates=rates_from_config(current_app.config)),
     )
+
+
+def course_body(course) -> dict[str, Markup]:
+    """The course page's description, curriculum, prerequisites and creator card: the same for
+    everyone, so a published course's are made once per change and shared by every visitor (a
+    draft's only its creator and admins see, and are never stored)."""
+
+    def render() -> dict[str, str]:
+        rates = rates_from_config(current_app.config)
+        context = {
+            "course": course,
+            "prerequisites": services.prerequisites_by_type(course),
+            "sessions": services.modules_by_session(course),
+            "split_rates": rates,
+            # "Where your money goes": this price divided by the configured split, as a payment will be.
+            "price_split": split_payment(course.price_cents, rates=rates),
+        }
+        env = current_app.jinja_env
+        return {
+            "main": env.get_template("catalog/_course_main.html").render(context),
+            "creator": env.get_template("catalog/_course_creator.html").render(context),
+        }
+
+    pieces = readcache.fragment(f"course-body:{course.id}", render) if course.is_listed else render()
+    return {name: Markup(html) for name, html in pieces.items()}
 
 
 TEACHERS_PER_PAGE = 24
 
 
 @bp.get("/courses/<slug>/teachers")
+@readcache.shared(params=("page",), timed=True)
 def teachers(slug: str):
     """Every teacher of a course (its creator when they teach it, then its active S-Ts), 24 a page."""
     course = services.get_course(slug, viewer=current_user, with_details=False)

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from flask import Blueprint, Response, jsonify, request
 from flask_login import current_user, login_required
 
-from peerloop import clock
+from peerloop import clock, readcache
 from peerloop.accounts.models import User
 from peerloop.accounts.serializers import user_card_json
 from peerloop.api import json_body, page_args, paginated
@@ -118,6 +118,7 @@ def set_my_availability():
 
 
 @bp.get("/sts/<teacher_id>/availability")
+@readcache.shared(params=("course_id", "tz", "from", "to"), timed=True)
 def teacher_availability(teacher_id: str):
     teacher = _teacher_or_404(teacher_id)
     now = clock.now()
@@ -179,6 +180,7 @@ def parse_date_arg(args) -> date | None:
 
 
 @bp.get("/courses/<id_or_slug>/schedule")
+@readcache.shared(params=("tz", "date"), timed=True)
 def course_schedule(id_or_slug: str):
     course = _course_or_404(id_or_slug)
     zone = viewer_zone(request.args)
