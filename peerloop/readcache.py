@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Protocol
 
 import sqlalchemy as sa
-from flask import Flask, Response, current_app, has_app_context, make_response, request
+from flask import Flask, Response, current_app, g, has_app_context, make_response, request
 from flask import session as browser_session
 from flask.sessions import SecureCookieSessionInterface
 from redis import Redis
@@ -87,7 +87,7 @@ PRIVATE_TABLES = frozenset(
 )
 ENTRY_SECONDS = 600  # a bound on any entry's life, should a version change ever be lost
 TIMED_ENTRY_SECONDS = 120
-LOCAL_ENTRIES = 2048
+LOCAL_ENTRIES = 512  # per process: the embedded default serves one machine
 KEY_PREFIX = "peerloop:read:"
 # Settings that shape what public pages say ("Where your money goes", links).
 SHAPING_CONFIG = ("SPLIT_PLATFORM_PCT", "SPLIT_CREATOR_PCT", "SPLIT_TEACHER_PCT", "PUBLIC_URL", "SITE_NAME")
@@ -181,9 +181,9 @@ class LocalStore:
                 self.entries.popitem(last=False)
 
     def new_version(self) -> None:
+        # The entries stay until they are read or pushed out: a remade answer compares itself with
+        # its stale one to move Last-Modified on (see ``shared``).
         self._write_version()
-        with self.lock:
-            self.entries.clear()  # dead anyway; free the memory
 
 
 def _version_file(app: Flask) -> Path | None:
@@ -324,10 +324,20 @@ def _served(entry: Entry) -> Response:
     return _conditional(_public_headers(response, entry.etag, entry.last_modified), entry.etag, entry.last_modified)
 
 
+def _private_etag(body: bytes) -> str:
+    """The ETag of one person's page. Its CSRF token is signed afresh each second, so the signed form
+    is left out and the session's own token (which every signed form of it carries) counted instead:
+    a page that differs only by the signature is the same page, and its old token still posts."""
+    signed = g.get("csrf_token")
+    if signed:
+        body = body.replace(signed.encode(), b"") + b"\0" + str(browser_session.get("csrf_token", "")).encode()
+    return _etag(body)
+
+
 def _private(response: Response) -> Response:
     """A fresh answer for one person: validators so a repeat costs no bytes, and no shared cache."""
     if response.status_code == 200 and not response.direct_passthrough:
-        etag = _etag(response.get_data())
+        etag = _private_etag(response.get_data())
         response.set_etag(etag)
         response.headers.setdefault("Cache-Control", "private, no-cache")
         response.vary.update(("Cookie", "Authorization"))

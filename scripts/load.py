@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import grow  # noqa: E402  (scripts/ is on the path: this file's folder)
 
-from peerloop import create_app  # noqa: E402
+from peerloop import create_app, readcache  # noqa: E402
 from peerloop.extensions import db  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/peerloop_load"
@@ -510,6 +510,8 @@ def run(args) -> int:
                     grown = scale
                     print(f"grown to {scale}x in {time.perf_counter() - started:.1f} s")
                 flush_redis(redis_url)
+                with app.test_request_context():
+                    readcache.store().read("warm")  # a flushed store starts its version on first read
                 statements = count_statements(app, paths)
                 peerloop = start_gunicorn(f"peerloop-{scale}x", "wsgi:app", chdir=ROOT, env=env, logs=Path(logs))
                 servers.append(peerloop)

@@ -251,14 +251,13 @@ def _creator_card(course: Course) -> TeacherCard | None:
     """The creator, when they teach the course themselves (they have set availability)."""
     from peerloop.scheduling.models import AvailabilitySettings, SessionKind, SessionStatus, TutoringSession
 
-    teaches = db.session.scalar(
-        sa.select(AvailabilitySettings.user_id).where(AvailabilitySettings.user_id == course.creator_id)
-    )
-    if teaches is None or course.creator.deleted_at is not None:
+    if course.creator.deleted_at is not None:
         return None
     ratings = _course_ratings(course)
-    taught, rating = db.session.execute(
+    # One statement: whether they teach it, how many they have taught, their rating here.
+    teaches, taught, rating = db.session.execute(
         sa.select(
+            sa.exists().where(AvailabilitySettings.user_id == course.creator_id),
             sa.func.count(sa.distinct(TutoringSession.student_id)),
             sa.select(ratings.c.rating).where(ratings.c.teacher_id == course.creator_id).scalar_subquery(),
         ).where(
@@ -268,6 +267,8 @@ def _creator_card(course: Course) -> TeacherCard | None:
             TutoringSession.kind == SessionKind.regular,  # an assessment teaches no one
         )
     ).one()
+    if not teaches:
+        return None
     return TeacherCard(user=course.creator, students_taught=int(taught or 0), rating=_rating(rating), is_creator=True)
 
 
