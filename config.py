@@ -188,6 +188,31 @@ def _checkout_minutes(env: dict) -> int:
     return minutes
 
 
+def _at_least(env: dict, name: str, default: int, minimum: int) -> int:
+    value = _int(env, name, default)
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _engine_options(env: dict, url: str) -> dict:
+    """The SQLAlchemy engine's pool. On PostgreSQL each web worker keeps up to ``DB_POOL_SIZE``
+    connections (default: its ``GUNICORN_THREADS``, so every thread can hold one), opens up to
+    ``DB_MAX_OVERFLOW`` more for a burst, and a request waits at most ``DB_POOL_TIMEOUT`` seconds for
+    one before it fails; connections are replaced after 30 minutes (servers and routers drop idle
+    ones). SQLite keeps SQLAlchemy's own pool."""
+    options: dict = {"pool_pre_ping": True}
+    if url.startswith("postgresql"):
+        threads = _at_least(env, "GUNICORN_THREADS", 4, 1)
+        options.update(
+            pool_size=_at_least(env, "DB_POOL_SIZE", threads, 1),
+            max_overflow=_at_least(env, "DB_MAX_OVERFLOW", 2, 0),
+            pool_timeout=_at_least(env, "DB_POOL_TIMEOUT", 10, 1),
+            pool_recycle=1800,
+        )
+    return options
+
+
 def from_env(env: dict | None = None) -> dict:
     """Build the Flask config mapping from an environment mapping."""
     env = dict(os.environ if env is None else env)
@@ -242,7 +267,7 @@ def from_env(env: dict | None = None) -> dict:
         "PEERLOOP_ENV": peerloop_env,
         "SECRET_KEY": env.get("SECRET_KEY") or _default_secret_key(),
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(env, normalise_database_url(database_url)),
         # How long a SQLite writer waits for another to finish before the request is a 503.
         "SQLITE_BUSY_TIMEOUT_MS": _int(env, "SQLITE_BUSY_TIMEOUT_MS", 10_000),
         "REDIS_URL": redis_url,
