@@ -345,11 +345,8 @@ class PublicProfile:
 def public_profile(handle: str, *, viewer=None) -> PublicProfile | None:
     from peerloop.accounts.services import normalise_handle
 
-    user = db.session.scalar(
-        sa.select(User)
-        .where(User.handle == normalise_handle(handle), User.deleted_at.is_(None))
-        .options(selectinload(User.qualifications), selectinload(User.expertise), selectinload(User.interests))
-    )
+    # Qualifications, expertise and interests load when shown: a private profile's never are.
+    user = db.session.scalar(sa.select(User).where(User.handle == normalise_handle(handle), User.deleted_at.is_(None)))
     if user is None:
         return None
     is_self_or_admin = bool(
