@@ -388,12 +388,23 @@ def test_a_private_profile_is_never_served_to_the_wrong_person(app, anon, clock,
         assert SECRET_BIO not in text(again)
         assert again.headers["ETag"] == anonymous.headers["ETag"]
 
-    owner.privacy_public = True
-    db.session.commit()
-    assert SECRET_BIO in text(anon.get("/@priya"))
-    owner.privacy_public = False
-    db.session.commit()
-    assert SECRET_BIO not in text(anon.get("/@priya"))
+    # The owner opens their profile up in /settings, then closes it again.
+    browser = login_client(app, owner)
+    for public in (True, False):
+        cached(anon, "/@priya")
+        settings_page = text(browser.get("/settings"))
+        form = {
+            "csrf_token": csrf_from(settings_page),
+            "name": "Priya Private",
+            "title": "Secret Title",
+            "bio": SECRET_BIO,
+            "timezone": "UTC",
+        }
+        if public:
+            form["privacy_public"] = "y"
+        saved = browser.post("/settings", data=form)
+        assert saved.status_code == 302, text(saved)[:1000]
+        assert (SECRET_BIO in text(anon.get("/@priya"))) is public
 
 
 # --- 9. no cookie for a page without a form -------------------------------------------------
@@ -417,8 +428,9 @@ def public_paths(world) -> list[str]:
 
 def test_public_paths_set_no_cookie_and_carry_no_csrf_token(anon, clock, world):
     for path in public_paths(world):
+        answers = {}
         for attempt in ("miss", "hit"):
-            response = anon.get(path)
+            response = answers[attempt] = anon.get(path)
             assert response.status_code == 200, (path, attempt)
             assert "Set-Cookie" not in response.headers, (path, attempt, response.headers.get("Set-Cookie"))
             assert response.headers["Cache-Control"] == "public, no-cache", path
@@ -427,6 +439,9 @@ def test_public_paths_set_no_cookie_and_carry_no_csrf_token(anon, clock, world):
             if response.mimetype == "text/html":
                 assert 'name="csrf-token"' not in text(response), path
                 assert 'name="csrf_token"' not in text(response), path
+        # A hit carries the same headers as the miss (security headers, type, validators).
+        miss, hit = (dict(answers[a].headers) for a in ("miss", "hit"))
+        assert hit == miss, path
     login = anon.get("/login")
     assert login.status_code == 200 and 'name="csrf_token"' in text(login)
     assert "Cache-Control" not in login.headers or "public" not in login.headers["Cache-Control"]
@@ -709,3 +724,81 @@ def test_statements_per_path_do_not_grow_with_the_data_and_a_hit_costs_none(anon
     assert misses_big == misses_small
     assert all(count > 0 for count in misses_small.values())
     assert all(count == 0 for count in hits.values())
+
+
+# --- a checkout's hold, its lapse and its payment ---------------------------------------------
+
+
+def test_a_checkout_hold_takes_the_slot_its_lapse_gives_it_back_and_the_payment_counts(
+    app, anon, client, clock, world, make, api_token, now
+):
+    from peerloop.payments import sandbox
+    from peerloop.scheduling.models import SessionStatus, TutoringSession
+    from tests.conftest import run_jobs
+
+    buyer = make.user()
+    avail = f"/api/sts/{world.teacher.id}/availability"
+    assert scheduling.iso_z(TUE9) in [i["start"] for i in cached(anon, avail).get_json()["items"]]
+    students_before = cached(anon, f"/api/courses/{world.course.slug}").get_json()["student_count"]
+
+    body = {
+        "course_id": str(world.course.id),
+        "student_teacher_id": str(world.teacher.id),
+        "start": scheduling.iso_z(TUE9),
+    }
+    response = client.post("/api/checkout/session", json=body, headers=api_token(buyer))
+    assert response.status_code == 201, response.get_json()
+    assert scheduling.iso_z(TUE9) not in [i["start"] for i in cached(anon, avail).get_json()["items"]]
+
+    # The hold lapses with time alone: no write, the next minute's answer has the slot again.
+    hold = db.session.scalar(
+        sa.select(TutoringSession).where(
+            TutoringSession.student_id == buyer.id, TutoringSession.status == SessionStatus.held
+        )
+    )
+    clock(hold.hold_expires_at + timedelta(minutes=1))
+    assert scheduling.iso_z(TUE9) in slots_of(anon, world.teacher)
+    clock(now)
+
+    # Paying goes through the sandbox's signed webhook and a job: the enrollment shows in the course's figures.
+    cached(anon, f"/api/courses/{world.course.slug}")
+    sandbox.pay(response.get_json()["id"], now=now)
+    run_jobs(app)
+    assert anon.get(f"/api/courses/{world.course.slug}").get_json()["student_count"] == students_before + 1
+
+
+def test_a_deactivated_teacher_leaves_the_course_pages(anon, client, clock, world, api_token):
+    from peerloop.certification.models import StudentTeacher
+
+    row = db.session.scalar(
+        sa.select(StudentTeacher).where(
+            StudentTeacher.user_id == world.teacher.id, StudentTeacher.course_id == world.course.id
+        )
+    )
+    paths = [f"/courses/{world.course.slug}/teachers", f"/courses/{world.course.slug}"]
+    for path in paths:
+        assert world.teacher.name in text(cached(anon, path))
+    sts = f"/api/courses/{world.course.id}/sts"
+    assert str(world.teacher.id) in [t["id"] for t in cached(anon, sts).get_json()["items"]]
+    course_slots = f"/api/sts/{world.teacher.id}/availability?course_id={world.course.id}"
+    cached(anon, course_slots)
+
+    done = client.post(
+        f"/api/student-teachers/{row.id}/deactivate", json={"reason": "Moved abroad"}, headers=api_token(world.creator)
+    )
+    assert done.status_code == 200, done.get_json()
+
+    for path in paths:
+        assert world.teacher.name not in text(anon.get(path)), path
+    assert str(world.teacher.id) not in [t["id"] for t in anon.get(sts).get_json()["items"]]
+    assert anon.get(course_slots).status_code == 404
+
+
+def test_a_head_request_stores_the_whole_answer(anon, clock, make):
+    make.course(title="Head First", slug="head-first")
+    head = anon.head("/courses/head-first")
+    assert head.status_code == 200 and head.get_data() == b""
+    with count_queries() as statements:
+        got = anon.get("/courses/head-first")
+    assert statements == [] and "Head First" in text(got)
+    assert got.headers["ETag"] == head.headers["ETag"]
