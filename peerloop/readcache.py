@@ -85,6 +85,26 @@ PRIVATE_TABLES = frozenset(
         "webhook_events",
     }
 )
+# Columns of public tables that no public read shows: an update of only these keeps the cache.
+PRIVATE_COLUMNS = {
+    "users": frozenset(
+        {
+            "email",
+            "password_hash",
+            "timezone",
+            "role",
+            "is_admin",
+            "is_moderator",
+            "email_verified",
+            "email_status",
+            "marketing_opt_out",
+            "stripe_account_id",
+            "stripe_account_status",
+            "stripe_payouts_enabled",
+            "last_login_at",
+        }
+    ),
+}
 ENTRY_SECONDS = 600  # a bound on any entry's life, should a version change ever be lost
 TIMED_ENTRY_SECONDS = 120
 LOCAL_ENTRIES = 512  # per process: the embedded default serves one machine
@@ -220,9 +240,23 @@ def _shows_publicly(table_name: str | None) -> bool:
     return table_name is not None and table_name not in PRIVATE_TABLES
 
 
+def _changes_what_shows(instance) -> bool:
+    """Whether an updated row changed a column a public read may show (a login's timestamp does not)."""
+    table = getattr(type(instance), "__tablename__", None)
+    if not _shows_publicly(table):
+        return False
+    private = PRIVATE_COLUMNS.get(table)
+    if not private:
+        return True
+    state = sa.inspect(instance)
+    return any(attr.key not in private and attr.history.has_changes() for attr in state.attrs)
+
+
 def _note_flush(session: Session, _context) -> None:
-    changed = [*session.new, *session.deleted] + [o for o in session.dirty if session.is_modified(o)]
-    if any(_shows_publicly(getattr(type(o), "__tablename__", None)) for o in changed):
+    created_or_deleted = (getattr(type(o), "__tablename__", None) for o in (*session.new, *session.deleted))
+    if any(_shows_publicly(table) for table in created_or_deleted) or any(
+        _changes_what_shows(o) for o in session.dirty
+    ):
         session.info["read_cache_stale"] = True
 
 
@@ -297,7 +331,7 @@ def _etag(body: bytes) -> str:
 def _not_modified(etag: str, last_modified: int | None) -> bool:
     """Whether the asker's copy is this one: ``If-None-Match`` decides when sent (RFC 9110 §13.2.2)."""
     if request.if_none_match:
-        return request.if_none_match.contains(etag) or request.if_none_match.star_tag
+        return request.if_none_match.contains_weak(etag)  # weak comparison (RFC 9110 §13.1.2): a proxy may weaken it
     since = request.if_modified_since
     return last_modified is not None and since is not None and last_modified <= since.timestamp()
 
@@ -428,7 +462,8 @@ def shared(view: Callable | None = None, *, params: Iterable[str] = (), timed: b
 
 def fragment(name: str, render: Callable[[], dict[str, str]]) -> dict[str, str]:
     """Pieces of HTML that look the same to everyone, under ``name`` (include the ids they show):
-    ``render()`` makes them when the current version has none."""
+    ``render()`` makes them when the current version has none. It must read what it shows itself
+    (rows loaded before this call may predate the version it is stored under)."""
     key = _name("fragment", name)
     version = None
     if _enabled():

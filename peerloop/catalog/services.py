@@ -150,27 +150,32 @@ def categories_with_courses() -> list[CategoryCount]:
     return [CategoryCount(category=category, course_count=n) for category, n in rows]
 
 
+DETAILS = (
+    joinedload(Course.creator).selectinload(User.qualifications),
+    joinedload(Course.category),
+    joinedload(Course.features),
+    selectinload(Course.tags),
+    selectinload(Course.objectives),
+    selectinload(Course.includes),
+    selectinload(Course.prerequisites),
+    selectinload(Course.target_audience),
+    selectinload(Course.testimonials),
+    selectinload(Course.modules),
+)
+
+
+def course_with_details(course_id) -> Course:
+    """The course and everything its page's body shows, read now (over whatever the session holds)."""
+    query = sa.select(Course).where(Course.id == course_id).options(*DETAILS)
+    return db.session.scalars(query.execution_options(populate_existing=True)).one()
+
+
 def get_course(id_or_slug: str, *, viewer=None, with_details: bool = True) -> Course | None:
     """A course (with everything its page shows, unless ``with_details`` is False), or None.
 
     Drafts and retired courses are visible to their creator and admins only.
     """
-    options = (
-        (joinedload(Course.creator), joinedload(Course.category))
-        if not with_details
-        else (
-            joinedload(Course.creator).selectinload(User.qualifications),
-            joinedload(Course.category),
-            joinedload(Course.features),
-            selectinload(Course.tags),
-            selectinload(Course.objectives),
-            selectinload(Course.includes),
-            selectinload(Course.prerequisites),
-            selectinload(Course.target_audience),
-            selectinload(Course.testimonials),
-            selectinload(Course.modules),
-        )
-    )
+    options = DETAILS if with_details else (joinedload(Course.creator), joinedload(Course.category))
     course_id = parse_uuid(id_or_slug)
     condition = Course.id == course_id if course_id else Course.slug == str(id_or_slug).strip().lower()
     course = db.session.scalar(sa.select(Course).where(condition).options(*options))

@@ -72,14 +72,17 @@ def course_body(course) -> dict[str, Markup]:
     draft's only its creator and admins see, and are never stored)."""
 
     def render() -> dict[str, str]:
+        # Read again, after the fragment's version: a change committed since the page loaded the
+        # course must not be stored under the version that follows it.
+        fresh = services.course_with_details(course.id)
         rates = rates_from_config(current_app.config)
         context = {
-            "course": course,
-            "prerequisites": services.prerequisites_by_type(course),
-            "sessions": services.modules_by_session(course),
+            "course": fresh,
+            "prerequisites": services.prerequisites_by_type(fresh),
+            "sessions": services.modules_by_session(fresh),
             "split_rates": rates,
             # "Where your money goes": this price divided by the configured split, as a payment will be.
-            "price_split": split_payment(course.price_cents, rates=rates),
+            "price_split": split_payment(fresh.price_cents, rates=rates),
         }
         env = current_app.jinja_env
         return {
