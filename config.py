@@ -325,6 +325,8 @@ def from_env(env: dict | None = None) -> dict:
         "MAIL_FROM": env.get("MAIL_FROM", "PeerLoop <hello@peerloop.local>"),
         "SMTP_URL": env.get("SMTP_URL"),
         "RESEND_API_KEY": env.get("RESEND_API_KEY"),
+        # Anonymous public reads served from a cache every write invalidates (peerloop/readcache.py).
+        "READ_CACHE": _bool(env.get("READ_CACHE"), True),
         "UPLOAD_DIR": env.get("UPLOAD_DIR") or str(INSTANCE_DIR / "uploads"),
         "SITE_NAME": "PeerLoop",
     }

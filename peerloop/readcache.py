@@ -245,9 +245,7 @@ def _changes_what_shows(instance) -> bool:
     table = getattr(type(instance), "__tablename__", None)
     if not _shows_publicly(table):
         return False
-    private = PRIVATE_COLUMNS.get(table)
-    if not private:
-        return True
+    private = PRIVATE_COLUMNS.get(table, frozenset()) | {"updated_at"}  # no public page shows when a row changed
     state = sa.inspect(instance)
     return any(attr.key not in private and attr.history.has_changes() for attr in state.attrs)
 
@@ -260,13 +258,18 @@ def _note_flush(session: Session, _context) -> None:
         session.info["read_cache_stale"] = True
 
 
-def _note_bulk(state) -> None:
-    """``session.execute(sa.update(…))`` and friends change rows without a flush."""
+def _note_bulk(state):
+    """``session.execute(sa.update(…))`` and friends change rows without a flush. Run here, so that
+    an UPDATE or DELETE that matched no row (the sweep's idle passes) keeps the cache."""
     if not (state.is_insert or state.is_update or state.is_delete):
-        return
+        return None
     table = getattr(state.statement, "table", None)
-    if _shows_publicly(getattr(table, "name", None)):
+    if not _shows_publicly(getattr(table, "name", None)):
+        return None
+    result = state.invoke_statement()
+    if state.is_insert or getattr(result, "rowcount", -1) != 0:  # -1: the driver cannot say
         state.session.info["read_cache_stale"] = True
+    return result
 
 
 def _after_commit(session: Session) -> None:
@@ -346,9 +349,10 @@ def _public_headers(response: Response, etag: str, last_modified: int) -> Respon
 
 def _conditional(response: Response, etag: str, last_modified: int | None) -> Response:
     if request.method in ("GET", "HEAD") and _not_modified(etag, last_modified):
+        # Content-Type stays: the browser lays a 304's headers over its copy, so the 304 must get the
+        # same Content-Security-Policy as the page (security.py picks it by type), not the one for JSON.
         response.status_code = 304
         response.set_data(b"")
-        response.headers.pop("Content-Type", None)
         response.headers.pop("Content-Length", None)
     return response
 

@@ -797,13 +797,6 @@ def test_a_weakened_etag_still_matches(anon, clock, make):
     assert anon.get("/courses/weak-tag", headers={"If-None-Match": f"W/{etag}"}).status_code == 304
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="readcache._note_bulk marks the session stale for any bulk UPDATE/DELETE on a public table "
-    "before it runs, whatever it matched: the sweep's lapse_expired_holds (an UPDATE on sessions that "
-    "matches no row when no hold is due) changes the version on every pass, so the clock process empties "
-    "the whole read cache every minute",
-)
 def test_a_sweep_with_nothing_due_keeps_the_cached_answers(anon, clock, world, now):
     """The clock process sweeps every minute: an idle pass must not empty the cache each time."""
     from peerloop.cli import run_sweep
@@ -817,7 +810,6 @@ def test_a_sweep_with_nothing_due_keeps_the_cached_answers(anon, clock, world, n
         assert count == 0, path
 
 
-@pytest.mark.xfail(strict=True, reason="as above: a bulk UPDATE that matches no row changes the version")
 def test_lapsing_no_hold_keeps_the_cached_answers(anon, clock, world, now):
     cached(anon, f"/api/sts/{world.teacher.id}/availability")
     assert scheduling.lapse_expired_holds(now) == 0
@@ -860,12 +852,6 @@ def test_a_name_saved_in_settings_shows_on_the_course_page(app, anon, clock, wor
     assert "Marcus Renamed" in text(anon.get(f"/courses/{world.course.slug}"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="update_profile, change_password, verify_email and reset_password set users.updated_at = now "
-    "explicitly; updated_at is not in readcache.PRIVATE_COLUMNS['users'], so saving only private columns "
-    "(time zone, password, a verified email) still changes the version and empties the cache",
-)
 @pytest.mark.parametrize("change", ["time zone in /settings", "password"])
 def test_a_change_no_public_page_shows_keeps_the_cache(app, anon, clock, world, now, change):
     from peerloop.accounts import services as accounts

@@ -116,3 +116,27 @@ def test_the_studio_works_under_its_policy(watched: Page, log_in):
     watched.locator("a[title='Edit Record']").first.click()
     expect(watched.locator("form.admin-form")).to_be_visible()
     assert watched.problems() == []
+
+
+def test_a_page_revalidated_from_the_read_cache_keeps_its_styles_and_scripts(watched: Page, live_app, monkeypatch):
+    """A second visit revalidates (If-None-Match) and gets a 304: the browser lays the 304's headers
+    over its copy, so a 304 that carried the JSON policy would block the page's own CSS and script."""
+    from peerloop import readcache
+
+    answered: list[int] = []
+    conditional = readcache._conditional
+
+    def recording(response, etag, last_modified):
+        response = conditional(response, etag, last_modified)
+        answered.append(response.status_code)
+        return response
+
+    monkeypatch.setattr(readcache, "_conditional", recording)
+    for _ in range(3):
+        watched.goto("/courses/intro-to-claude-code")
+        # site.css lays the page out: the header is a flex row, not stacked links.
+        assert watched.evaluate("getComputedStyle(document.querySelector('.header-row')).display") == "flex"
+        # static/js/visitor-zone.js wrote the free times' zone as the browser's (Europe/Berlin).
+        expect(watched.locator("[data-zone-label]").first).to_have_text("Europe/Berlin")
+    assert 304 in answered, answered  # the browser did revalidate, and got a 304
+    assert watched.problems() == []
