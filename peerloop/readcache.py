@@ -340,10 +340,14 @@ def _not_modified(etag: str, last_modified: int | None) -> bool:
 
 
 def _public_headers(response: Response, etag: str, last_modified: int) -> Response:
-    response.set_etag(etag)
-    response.headers["Last-Modified"] = formatdate(last_modified, usegmt=True)
-    response.headers["Cache-Control"] = "public, no-cache"
-    response.vary.update(("Cookie", "Authorization"))
+    headers = response.headers
+    headers["ETag"] = f'"{etag}"'
+    headers["Last-Modified"] = formatdate(last_modified, usegmt=True)
+    headers["Cache-Control"] = "public, no-cache"
+    if "Vary" in headers:
+        response.vary.update(("Cookie", "Authorization"))
+    else:
+        headers["Vary"] = "Cookie, Authorization"
     return response
 
 

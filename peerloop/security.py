@@ -87,18 +87,30 @@ def _site_policy(app: Flask) -> str:
     return cached
 
 
+def _fixed_headers(app: Flask) -> tuple[tuple[str, str], ...]:
+    cached = app.extensions.get("peerloop_fixed_headers")
+    if cached is None:
+        cached = (
+            ("X-Frame-Options", "DENY"),
+            ("X-Content-Type-Options", "nosniff"),
+            ("Referrer-Policy", "strict-origin-when-cross-origin"),
+        )
+        if app.config.get("PEERLOOP_ENV") == "production":
+            cached += (("Strict-Transport-Security", HSTS),)
+        app.extensions["peerloop_fixed_headers"] = cached
+    return cached
+
+
 def set_security_headers(response: Response) -> Response:
     headers = response.headers
     app = current_app._get_current_object()
     policy = policy_for(request.path, response.mimetype, _console_prefixes(app))
     if policy is SITE_POLICY:
         policy = _site_policy(app)  # the Join form is redirected on to the video service
-    headers.setdefault("Content-Security-Policy", policy)
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-    if app.config.get("PEERLOOP_ENV") == "production":
-        headers.setdefault("Strict-Transport-Security", HSTS)
+    present = {name.lower() for name, _ in headers}  # one pass, not one per header (every answer pays it)
+    for name, value in (("Content-Security-Policy", policy), *_fixed_headers(app)):
+        if name.lower() not in present:
+            headers.add(name, value)
     return response
 
 
