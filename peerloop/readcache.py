@@ -419,6 +419,51 @@ def _enabled() -> bool:
     return bool(current_app.config.get("READ_CACHE", True))
 
 
+@dataclass
+class _Lookup:
+    """What the store holds for this request: read once, before anything else reads the database."""
+
+    key: str | None
+    version: str | None = None
+    stale: Entry | None = None
+    minute: int | None = None
+
+    @property
+    def hit(self) -> bool:
+        entry = self.stale
+        return entry is not None and entry.version == self.version and entry.minute == self.minute
+
+
+def _look_up(params: frozenset[str], timed: bool) -> _Lookup:
+    lookup = _Lookup(_key(params))
+    if lookup.key is None:
+        return lookup
+    try:
+        lookup.version, raw = store().read(lookup.key)
+    except RedisError:
+        log.warning("read cache unavailable; answering fresh", exc_info=True)
+        return lookup
+    lookup.stale = Entry.load(raw)
+    lookup.minute = _minute() if timed else None
+    return lookup
+
+
+def serve_early():
+    """The first ``before_request``: a hit is answered before any other hook or the view runs (a
+    stored answer was made for this very path and query, which passed them then); a miss leaves its
+    lookup for the view's wrapper, so the version is still read before anything reads the database."""
+    if request.method not in ("GET", "HEAD"):
+        return None
+    settings = getattr(current_app.view_functions.get(request.endpoint), "read_cache_settings", None)
+    if settings is None or not (_enabled() and is_anonymous_request()):
+        return None
+    lookup = _look_up(*settings)
+    if lookup.hit:
+        return _served(lookup.stale)
+    g.read_cache_lookup = lookup
+    return None
+
+
 def shared(view: Callable | None = None, *, params: Iterable[str] = (), timed: bool = False):
     """A public read: anonymous answers are cached (see the module's docstring).
 
@@ -428,40 +473,33 @@ def shared(view: Callable | None = None, *, params: Iterable[str] = (), timed: b
     """
     if view is None:
         return functools.partial(shared, params=params, timed=timed)
-    known = frozenset(params)
+    settings = (frozenset(params), timed)
 
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         if not (_enabled() and is_anonymous_request()):
             return _private(make_response(view(*args, **kwargs)))
-        key = _key(known)
-        version = stale = minute = None
-        if key is not None:
-            try:
-                version, raw = store().read(key)  # before the view reads anything: see the docstring
-            except RedisError:
-                log.warning("read cache unavailable; answering fresh", exc_info=True)
-            else:
-                stale = Entry.load(raw)
-                minute = _minute() if timed else None
-                if stale is not None and stale.version == version and stale.minute == minute:
-                    return _served(stale)
+        lookup = g.pop("read_cache_lookup", None) or _look_up(*settings)
+        if lookup.hit:
+            return _served(lookup.stale)
         response = make_response(view(*args, **kwargs))
         if response.status_code != 200 or response.direct_passthrough or browser_session.modified:
             return response  # errors, streams and an answer that starts a session are nobody else's
         body = response.get_data()
         etag = _etag(body)
         made = math.floor(time.time())
+        stale = lookup.stale
         if stale is not None and stale.etag != etag and stale.last_modified >= made:
             made = stale.last_modified + 1  # a change within the same second still moves Last-Modified on
-        if version is not None:
-            entry = Entry(version, minute, etag, made, response.mimetype, body)
+        if lookup.version is not None:
+            entry = Entry(lookup.version, lookup.minute, etag, made, response.mimetype, body)
             try:
-                store().write(key, entry.dump(), TIMED_ENTRY_SECONDS if timed else ENTRY_SECONDS)
+                store().write(lookup.key, entry.dump(), TIMED_ENTRY_SECONDS if timed else ENTRY_SECONDS)
             except RedisError:
                 log.warning("could not store a read in the cache", exc_info=True)
         return _conditional(_public_headers(response, etag, made), etag, made)
 
+    wrapper.read_cache_settings = settings
     return wrapper
 
 
@@ -514,6 +552,7 @@ def init_app(app: Flask) -> None:
     app.extensions["read_cache"] = RedisStore(url) if url else LocalStore(_version_file(app))
     app.extensions["read_cache_release"] = release_fingerprint(Path(app.root_path).parent)
     app.session_interface = CookieOnlyWhenUsed()
+    app.before_request_funcs.setdefault(None, []).insert(0, serve_early)
     if not sa.event.contains(Session, "after_flush", _note_flush):
         sa.event.listen(Session, "after_flush", _note_flush)
         sa.event.listen(Session, "do_orm_execute", _note_bulk)
