@@ -27,6 +27,7 @@ import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -271,7 +272,10 @@ def server_env(url: str, redis_url: str | None) -> dict:
 
 @dataclass
 class Result:
-    rps: float = 0.0
+    rps: float = 0.0  # closed loop: the median of its rounds
+    share: float = 0.0  # the median of its rounds' ratios to the bare route
+    rounds: list[float] = field(default_factory=list)
+    shares: list[float] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)  # open loop, seconds
     errors: Counter = field(default_factory=Counter)  # status (or exception name) -> count
     unanswered: int = 0
@@ -388,17 +392,43 @@ async def warm(url: str) -> None:
             await asyncio.gather(*(fetch(client, url) for _ in range(8)))
 
 
-def measure(url: str, *, seconds: float, rate: float) -> Result:
-    result = Result()
+def closed_loop(url: str, seconds: float, result: Result) -> float:
+    """One closed-loop run's req/s (its errors counted into ``result``)."""
+    run = Result()
     asyncio.run(warm(url))
     if shutil.which("wrk"):
-        closed_loop_wrk(url, seconds, result)
+        closed_loop_wrk(url, seconds, run)
     else:
-        asyncio.run(closed_loop_python(url, seconds, result))
+        asyncio.run(closed_loop_python(url, seconds, run))
+    result.errors.update(run.errors)
     asyncio.run(settle(url))
+    return run.rps
+
+
+def measure_latency(url: str, *, seconds: float, rate: float, result: Result) -> None:
+    asyncio.run(warm(url))
     asyncio.run(open_loop(url, rate, seconds, result))
     asyncio.run(settle(url))
-    return result
+
+
+def measure(rows: list[tuple[str, str]], *, seconds: float, rate: float, rounds: int) -> dict[str, Result]:
+    """Every row's closed loop ``rounds`` times, the rows interleaved, the first row (the bare route)
+    first in each round: req/s is the median of a row's rounds, and its share the median of its
+    ratio to the bare route *in the same round*, so a slow moment of a shared machine does not make
+    one row look slow. Then one open loop per row."""
+    results = {label: Result() for label, _ in rows}
+    for _ in range(rounds):
+        bare_rps = None
+        for label, url in rows:
+            rps = closed_loop(url, seconds, results[label])
+            bare_rps = rps if bare_rps is None else bare_rps
+            results[label].rounds.append(rps)
+            results[label].shares.append(rps / bare_rps if bare_rps else 0.0)
+    for label, url in rows:
+        result = results[label]
+        result.rps, result.share = statistics.median(result.rounds), statistics.median(result.shares)
+        measure_latency(url, seconds=seconds, rate=rate, result=result)
+    return results
 
 
 # --- report --------------------------------------------------------------------------
@@ -414,7 +444,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
-def print_table(title: str, rows: list[tuple[str, str, Result]], bare_rps: float) -> None:
+def print_table(title: str, rows: list[tuple[str, str, Result]]) -> None:
     print(f"\n{title}")
     width = max(len(label) for label, _, _ in rows) + 2
     print(
@@ -423,7 +453,7 @@ def print_table(title: str, rows: list[tuple[str, str, Result]], bare_rps: float
     )
     notes = []
     for label, statements, result in rows:
-        share = result.rps / bare_rps if bare_rps else 0.0
+        share = result.share
         marks = ">" if result.unanswered else ""  # lower bounds: some requests never came back
         p50, p95, p99 = (
             f"{marks}{percentile(result.latencies, q) * 1000:.1f}" if result.latencies else "-"
@@ -448,6 +478,7 @@ def print_table(title: str, rows: list[tuple[str, str, Result]], bare_rps: float
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="per path and per driver (default 5)")
+    parser.add_argument("--rounds", type=int, default=3, help="closed-loop rounds per row, medians (default 3)")
     parser.add_argument("--rate", type=float, default=200.0, help="open loop: requests per second (default 200)")
     parser.add_argument("--scale", choices=("1", "10", "both"), default="both", help="demo data, 10x, or both")
     parser.add_argument("--paths", nargs="+", metavar="PATH", help="only these rows (as labelled in the table)")
@@ -474,9 +505,11 @@ def run(args) -> int:
         f"Redis {redis_url or 'unreachable: none'}\n"
         f"gunicorn {gunicorn.__version__} -w {WORKERS} --threads {THREADS} on loopback, PEERLOOP_ENV development, "
         "rate limits off; anonymous requests, no cookies\n"
-        f"closed loop (req/s): {driver}, {args.seconds:g} s per path; open loop (latency): {args.rate:g} req/s "
+        f"closed loop (req/s): {driver}, {args.seconds:g} s per path and round, {args.rounds} rounds (median); "
+        f"open loop (latency): {args.rate:g} req/s "
         f"for {args.seconds:g} s per path, timed from each request's scheduled send, {DRAIN_SECONDS:g} s to drain\n"
-        "share: of the bare Flask route's req/s at the same scale; errors: non-2xx/3xx or failed, both loops; "
+        "share: the median of each round's req/s over the bare Flask route's in that round; "
+        "errors: non-2xx/3xx or failed, both loops; "
         "unanswered: open loop, cancelled after the drain (its percentiles, marked >, are then lower bounds); "
         "stmts: SQL statements of one request in process, 'first/repeat' when they differ\n"
         "the load generator runs on the same CPUs as the servers"
@@ -516,12 +549,14 @@ def run(args) -> int:
                 peerloop = start_gunicorn(f"peerloop-{scale}x", "wsgi:app", chdir=ROOT, env=env, logs=Path(logs))
                 servers.append(peerloop)
                 started = time.perf_counter()
-                bare_result = measure(bare.base + "/", seconds=args.seconds, rate=args.rate)
-                rows = [(BARE, "-", bare_result)]
-                for label, path in paths:
-                    rows.append(
-                        (label, statements[label], measure(peerloop.base + path, seconds=args.seconds, rate=args.rate))
-                    )
+                measured = measure(
+                    [(BARE, bare.base + "/"), *((label, peerloop.base + path) for label, path in paths)],
+                    seconds=args.seconds,
+                    rate=args.rate,
+                    rounds=args.rounds,
+                )
+                rows = [(BARE, "-", measured[BARE])]
+                rows += [(label, statements[label], measured[label]) for label, _ in paths]
                 peerloop.stop()
                 servers.remove(peerloop)
                 title = "Demo data" if scale == 1 else f"{scale}x the demo data"
@@ -529,7 +564,6 @@ def run(args) -> int:
                     f"{title} ({data_size(app)}), measured in {time.perf_counter() - started:.0f} s, "
                     f"load average after {load_average()}",
                     rows,
-                    bare_result.rps,
                 )
             with app.app_context():
                 db.engine.dispose()
