@@ -449,7 +449,7 @@ def print_table(title: str, rows: list[tuple[str, str, Result]]) -> None:
     width = max(len(label) for label, _, _ in rows) + 2
     print(
         f"{'path':<{width}}{'req/s':>8}{'share':>7}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
-        f"{'errors':>8}{'unanswered':>12}{'stmts':>10}"
+        f"{'errors':>8}{'unanswered':>12}{'stmts':>10}  rounds (req/s)"
     )
     notes = []
     for label, statements, result in rows:
@@ -462,7 +462,7 @@ def print_table(title: str, rows: list[tuple[str, str, Result]]) -> None:
         errors = sum(result.errors.values())
         print(
             f"{label:<{width}}{result.rps:>8.0f}{share:>7.2f}{p50:>9}{p95:>9}{p99:>9}"
-            f"{errors:>8}{result.unanswered:>12}{statements:>10}"
+            f"{errors:>8}{result.unanswered:>12}{statements:>10}  {'/'.join(f'{r:.0f}' for r in result.rounds)}"
         )
         if errors:
             notes.append(f"  {label}: " + ", ".join(f"{n} x {kind}" for kind, n in result.errors.most_common()))
@@ -478,7 +478,7 @@ def print_table(title: str, rows: list[tuple[str, str, Result]]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="per path and per driver (default 5)")
-    parser.add_argument("--rounds", type=int, default=3, help="closed-loop rounds per row, medians (default 3)")
+    parser.add_argument("--rounds", type=int, default=5, help="closed-loop rounds per row, medians (default 5)")
     parser.add_argument("--rate", type=float, default=200.0, help="open loop: requests per second (default 200)")
     parser.add_argument("--scale", choices=("1", "10", "both"), default="both", help="demo data, 10x, or both")
     parser.add_argument("--paths", nargs="+", metavar="PATH", help="only these rows (as labelled in the table)")

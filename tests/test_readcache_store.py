@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from redis import Redis
 
 from peerloop import readcache
 from peerloop.extensions import db
 from peerloop.readcache import VERSION_KEY, Entry, LocalStore, RedisStore
+from tests.catalog.test_catalog import count_queries
 from tests.conftest import TEST_REDIS_URL, AuthActions
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,21 +37,6 @@ def bump_in_another_process(version_file: Path) -> None:
         f"LocalStore(Path({str(version_file)!r})).new_version()"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, timeout=60)
-
-
-@contextmanager
-def count_queries():
-    statements: list[str] = []
-
-    def before(conn, cursor, statement, parameters, context, executemany):
-        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN")):
-            statements.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", before)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", before)
 
 
 # --- LocalStore --------------------------------------------------------------------------

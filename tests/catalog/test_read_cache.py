@@ -8,7 +8,6 @@ not that nothing was cached.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import timedelta
 from email.utils import parsedate_to_datetime
 
@@ -22,6 +21,7 @@ from peerloop.catalog.models import Course
 from peerloop.extensions import db
 from peerloop.scheduling import services as scheduling
 from tests.admin.test_studio import form_values, page
+from tests.catalog.test_catalog import count_queries
 from tests.conftest import AuthActions, csrf_from
 from tests.factories import PASSWORD
 from tests.scheduling import conftest as booking
@@ -30,22 +30,6 @@ from tests.scheduling.conftest import at, week
 world = booking.world  # the booking world fixture: a course, an S-T with a week, an enrolled student
 TUE9 = at(1, 9)
 WED9 = at(2, 9)
-
-
-@contextmanager
-def count_queries():
-    statements: list[str] = []
-
-    def before(conn, cursor, statement, parameters, context, executemany):
-        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN")):
-            statements.append(statement)
-
-    engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", before)
 
 
 @pytest.fixture
